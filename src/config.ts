@@ -1,0 +1,111 @@
+import path from 'node:path';
+
+/** The whole service configuration, parsed once from the environment and passed down. */
+export interface Config {
+  port: number;
+  host: string;
+  /** postgres://… when set; otherwise the embedded PGlite database in dataDir. */
+  databaseUrl: string | null;
+  dataDir: string;
+  logLevel: string;
+  defaultPhoneRegion: string;
+  defaultCurrency: string;
+  ltvCalculationPeriodDays: number;
+  loyaltyPointsPerUnit: number;
+  segmentRefreshIntervalMinutes: number;
+  bodyLimitBytes: number;
+  sessionTtlHours: number;
+  /** Secure flag on the session cookie (set when served over HTTPS). */
+  cookieSecure: boolean;
+  bootstrap: {
+    apiKey: string | null;
+    adminEmail: string | null;
+    adminPassword: string | null;
+    tenantName: string;
+  };
+  /** Run the background worker inside `serve`. */
+  runWorker: boolean;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function num(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new ConfigError(`${name} must be a number >= ${min}, got "${raw}"`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function str(env: Env, name: string): string | null {
+  const raw = env[name]?.trim();
+  return raw ? raw : null;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const databaseUrl = str(env, 'DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const region = (str(env, 'DEFAULT_PHONE_REGION') ?? 'RO').toUpperCase();
+  if (!/^[A-Z]{2}$/.test(region)) throw new ConfigError(`DEFAULT_PHONE_REGION must be an ISO country code, got "${region}"`);
+  const currency = (str(env, 'DEFAULT_CURRENCY') ?? 'RON').toUpperCase();
+  if (!/^[A-Z]{3}$/.test(currency)) throw new ConfigError(`DEFAULT_CURRENCY must be an ISO 4217 code, got "${currency}"`);
+  const apiKey = str(env, 'CRM_BOOTSTRAP_API_KEY');
+  if (apiKey && apiKey.length < 24) throw new ConfigError('CRM_BOOTSTRAP_API_KEY must be at least 24 characters');
+  const adminEmail = str(env, 'CRM_BOOTSTRAP_ADMIN_EMAIL');
+  const adminPassword = str(env, 'CRM_BOOTSTRAP_ADMIN_PASSWORD');
+  if ((adminEmail === null) !== (adminPassword === null)) {
+    throw new ConfigError('CRM_BOOTSTRAP_ADMIN_EMAIL and CRM_BOOTSTRAP_ADMIN_PASSWORD must be set together');
+  }
+  if (adminPassword && adminPassword.length < 8) throw new ConfigError('CRM_BOOTSTRAP_ADMIN_PASSWORD must be at least 8 characters');
+
+  return {
+    port: int(env, 'PORT', 8084, 0, 65535),
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    dataDir: path.resolve(str(env, 'DATA_DIR') ?? './data'),
+    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+    defaultPhoneRegion: region,
+    defaultCurrency: currency,
+    ltvCalculationPeriodDays: int(env, 'LTV_CALCULATION_PERIOD_DAYS', 365, 1, 36500),
+    loyaltyPointsPerUnit: num(env, 'LOYALTY_POINTS_PER_UNIT', 1, 0),
+    segmentRefreshIntervalMinutes: int(env, 'SEGMENT_REFRESH_INTERVAL', 60, 1, 10080),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    sessionTtlHours: int(env, 'SESSION_TTL_HOURS', 12, 1, 24 * 90),
+    cookieSecure: bool(env, 'COOKIE_SECURE', false),
+    bootstrap: {
+      apiKey,
+      adminEmail: adminEmail?.toLowerCase() ?? null,
+      adminPassword,
+      tenantName: str(env, 'CRM_BOOTSTRAP_TENANT_NAME') ?? 'Default',
+    },
+    runWorker: bool(env, 'RUN_WORKER', true),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 15000, 0, 600000),
+  };
+}

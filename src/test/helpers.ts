@@ -1,3 +1,4 @@
+import { inject } from 'vitest';
 import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Database } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
@@ -10,7 +11,7 @@ import type { Role } from '../modules/auth/auth.types.js';
  * PostgreSQL at TEST_DATABASE_URL. Each test makes its own tenant instead of truncating tables.
  */
 export async function openTestDatabase(): Promise<Database> {
-  const url = process.env.TEST_DATABASE_URL || null;
+  const url = inject('testDatabaseUrl') || null;
   const db = await openDatabase({ url, dataDir: null, poolSize: 5 });
   await migrate(db);
   return db;

@@ -13,6 +13,8 @@ export interface Config {
   ltvCalculationPeriodDays: number;
   loyaltyPointsPerUnit: number;
   segmentRefreshIntervalMinutes: number;
+  /** An open cart untouched this long is marked abandoned. */
+  cartAbandonMinutes: number;
   bodyLimitBytes: number;
   sessionTtlHours: number;
   /** Secure flag on the session cookie (set when served over HTTPS). */
@@ -96,6 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
     ltvCalculationPeriodDays: int(env, 'LTV_CALCULATION_PERIOD_DAYS', 365, 1, 36500),
     loyaltyPointsPerUnit: num(env, 'LOYALTY_POINTS_PER_UNIT', 1, 0),
     segmentRefreshIntervalMinutes: int(env, 'SEGMENT_REFRESH_INTERVAL', 60, 1, 10080),
+    cartAbandonMinutes: int(env, 'CART_ABANDON_MINUTES', 60, 1, 43200),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     sessionTtlHours: int(env, 'SESSION_TTL_HOURS', 12, 1, 24 * 90),
     cookieSecure: bool(env, 'COOKIE_SECURE', false),

@@ -31,8 +31,12 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
  * Answers the names of the migrations it applied.
  */
 export async function migrate(db: Database, migrations = listMigrations()): Promise<string[]> {
-  await db.execScript(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version text PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  // Even CREATE TABLE IF NOT EXISTS races between processes on a fresh database: lock first.
+  await db.transaction(async (tx) => {
+    await tx.run(sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+    await tx.run(sql`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version text PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  });
   const applied: string[] = [];
   for (const m of migrations) {
     const done = await db.transaction(async (tx) => {

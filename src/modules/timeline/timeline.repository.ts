@@ -1,4 +1,4 @@
-import { arr, sql, type Executor } from '../../db/database.js';
+import { arr, sql, type Executor, type SQL } from '../../db/database.js';
 
 /** One timeline entry to write. Every capability that changes a customer writes here. */
 export interface NewActivity {
@@ -29,4 +29,54 @@ export async function insertActivities(db: Executor, tenantId: string, rows: New
       ${arr(rows.map((r) => r.sourceId ?? null))}::text[],
       ${arr(rows.map((r) => r.actor ?? null))}::text[]
     ) AS t(customer_id, type, occurred_at, summary, data, source_id, actor)`);
+}
+
+/** A timeline entry as read back. */
+export interface ActivityRow {
+  id: string;
+  type: string;
+  occurred_at: Date;
+  summary: string | null;
+  data: Record<string, unknown>;
+  source_id: string | null;
+  actor: string | null;
+  /** occurred_at as exact text (microseconds) for the cursor */
+  occurred_key: string;
+}
+
+export interface ActivityQuery {
+  tenantId: string;
+  customerId: string;
+  /** Exact types to match. */
+  types?: string[];
+  /** Type prefixes ("order." for "order.*"), matched with LIKE. */
+  prefixes?: string[];
+  /** occurred_at < before */
+  before?: string;
+  /** occurred_at >= after */
+  after?: string;
+  limit: number;
+  /** The last entry of the previous page. */
+  cursor?: { occurredAt: string; id: string };
+}
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** A customer's entries, newest first (occurred_at, id), read along activities_customer_idx. */
+export async function listActivities(db: Executor, q: ActivityQuery): Promise<ActivityRow[]> {
+  const where: SQL[] = [sql`a.tenant_id = ${q.tenantId}`, sql`a.customer_id = ${q.customerId}::uuid`];
+  const typeMatch: SQL[] = [];
+  if (q.types?.length) typeMatch.push(sql`a.type = ANY(${arr(q.types)}::text[])`);
+  if (q.prefixes?.length) typeMatch.push(sql`a.type LIKE ANY(${arr(q.prefixes.map((p) => `${escapeLike(p)}%`))}::text[])`);
+  if (typeMatch.length) where.push(sql`(${sql.join(typeMatch, sql` OR `)})`);
+  if (q.before) where.push(sql`a.occurred_at < ${q.before}::timestamptz`);
+  if (q.after) where.push(sql`a.occurred_at >= ${q.after}::timestamptz`);
+  if (q.cursor) where.push(sql`(a.occurred_at, a.id) < (${q.cursor.occurredAt}::timestamptz, ${q.cursor.id}::uuid)`);
+  return db.rows<ActivityRow>(sql`
+    SELECT a.id, a.type, a.occurred_at, a.summary, a.data, a.source_id, a.actor,
+           to_char(a.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_key
+    FROM activities a
+    WHERE ${sql.join(where, sql` AND `)}
+    ORDER BY a.occurred_at DESC, a.id DESC
+    LIMIT ${q.limit}`);
 }

@@ -22,6 +22,8 @@ export interface AppDeps {
   /** Background job queue; absent in processes that only serve HTTP without a worker. */
   jobs?: JobQueue;
   logger?: boolean | object;
+  /** A pino logger shared with the rest of the process (`crm serve`); takes precedence over logger. */
+  loggerInstance?: FastifyBaseLogger;
 }
 
 export type RouteModule = (app: CrmApp, deps: AppDeps) => Promise<void> | void;
@@ -43,7 +45,7 @@ function makeAjv(coerce: boolean) {
 export async function buildApp(deps: AppDeps): Promise<CrmApp> {
   const { config } = deps;
   const app = Fastify({
-    logger: deps.logger ?? { level: config.logLevel },
+    ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? { level: config.logLevel } }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: true,
     requestIdHeader: 'x-request-id',
@@ -58,6 +60,11 @@ export async function buildApp(deps: AppDeps): Promise<CrmApp> {
 
   let shuttingDown = false;
   app.addHook('onClose', async () => {
+    shuttingDown = true;
+  });
+  // Graceful shutdown answers 503 on /readyz first, so load balancers stop routing here
+  // before the listener closes (src/server.ts).
+  app.decorate('markNotReady', () => {
     shuttingDown = true;
   });
 
@@ -161,5 +168,7 @@ export async function buildApp(deps: AppDeps): Promise<CrmApp> {
 declare module 'fastify' {
   interface FastifyInstance {
     metricsRegistry: client.Registry;
+    /** /readyz answers 503 from now on (start of a graceful shutdown). */
+    markNotReady(): void;
   }
 }

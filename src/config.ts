@@ -28,6 +28,11 @@ export interface Config {
   /** Run the background worker inside `serve`. */
   runWorker: boolean;
   shutdownTimeoutMs: number;
+  /**
+   * On SIGTERM, /readyz answers 503 for this long before the listener closes, so a load balancer
+   * polling readiness stops routing here first (0 = close at once).
+   */
+  shutdownDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -110,5 +115,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     runWorker: bool(env, 'RUN_WORKER', true),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 15000, 0, 600000),
+    shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600000),
   };
 }

@@ -2,8 +2,10 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { JobQueue } from './queue.js';
 import { defineAuthJobs } from '../modules/auth/auth.jobs.js';
+import { defineIngestJobs } from '../modules/ingest/ingest.jobs.js';
 
 /** Every capability's background jobs. A capability with jobs adds its define function here. */
 export function defineJobs(queue: JobQueue, deps: { db: Database; config: Config }): void {
   defineAuthJobs(queue, deps);
+  defineIngestJobs(queue, deps);
 }

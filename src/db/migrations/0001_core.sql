@@ -115,8 +115,6 @@ CREATE INDEX customers_created_idx ON customers (tenant_id, created_at DESC, id 
 CREATE INDEX customers_last_purchase_idx ON customers (tenant_id, last_purchase DESC NULLS LAST, id DESC);
 CREATE INDEX customers_total_spend_idx ON customers (tenant_id, total_spend DESC, id DESC);
 CREATE INDEX customers_ltv_idx ON customers (tenant_id, lifetime_value DESC, id DESC);
-CREATE INDEX customers_name_idx ON customers (tenant_id, last_name, first_name, id);
-CREATE INDEX customers_city_idx ON customers (tenant_id, city);
 
 CREATE TABLE customer_notes (
   tenant_id uuid NOT NULL,
@@ -247,7 +245,6 @@ CREATE TABLE activities (
   FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id)
 );
 CREATE INDEX activities_customer_idx ON activities (tenant_id, customer_id, occurred_at DESC, id DESC);
-CREATE INDEX activities_type_idx ON activities (tenant_id, customer_id, type, occurred_at DESC);
 
 -- Idempotency of ingestion: an event id is applied once per tenant.
 CREATE TABLE ingested_events (

@@ -14,24 +14,30 @@ export interface NewActivity {
   actor?: string | null;
 }
 
-/** Writes many entries in one statement. */
+/**
+ * Writes many entries in one statement. The rows travel as one JSON document rather than seven
+ * arrays: serializing JSON values into a PostgreSQL array literal (escaping every quote) cost more
+ * than the insert itself on 1000-entry ingestion batches.
+ */
 export async function insertActivities(db: Executor, tenantId: string, rows: NewActivity[]): Promise<void> {
   if (rows.length === 0) return;
+  const payload = JSON.stringify(
+    rows.map((r) => ({
+      c: r.customerId,
+      t: r.type,
+      o: r.occurredAt instanceof Date ? r.occurredAt.toISOString() : r.occurredAt,
+      s: r.summary ?? null,
+      d: r.data ?? {},
+      src: r.sourceId ?? null,
+      a: r.actor ?? null,
+    })),
+  );
   await db.run(sql`
     INSERT INTO activities (tenant_id, customer_id, type, occurred_at, summary, data, source_id, actor)
-    SELECT ${tenantId}::uuid, t.customer_id, t.type, t.occurred_at, t.summary, t.data, t.source_id, t.actor
-    FROM unnest(
-      ${arr(rows.map((r) => r.customerId))}::uuid[],
-      ${arr(rows.map((r) => r.type))}::text[],
-      ${arr(rows.map((r) => (r.occurredAt instanceof Date ? r.occurredAt.toISOString() : r.occurredAt)))}::timestamptz[],
-      ${arr(rows.map((r) => r.summary ?? null))}::text[],
-      ${arr(rows.map((r) => JSON.stringify(r.data ?? {})))}::jsonb[],
-      ${arr(rows.map((r) => r.sourceId ?? null))}::text[],
-      ${arr(rows.map((r) => r.actor ?? null))}::text[]
-    ) AS t(customer_id, type, occurred_at, summary, data, source_id, actor)`);
+    SELECT ${tenantId}::uuid, t.c, t.t, t.o, t.s, t.d, t.src, t.a
+    FROM jsonb_to_recordset(${payload}::jsonb) AS t(c uuid, t text, o timestamptz, s text, d jsonb, src text, a text)`);
 }
 
-/** A timeline entry as read back. */
 export interface ActivityRow {
   id: string;
   type: string;

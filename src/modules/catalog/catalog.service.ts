@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Executor } from '../../db/database.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { isDateText, pageOf, readCursor } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
 import * as repo from './catalog.repository.js';
 import type {
@@ -140,10 +140,8 @@ export async function listCatalogEvents(db: Executor, tenantId: string, q: ListC
   const limit = q.limit ?? 50;
   let after: { startsAt: string | null; id: string } | undefined;
   if (q.cursor) {
-    const [startsAt, id] = decodeCursor(q.cursor, 2);
-    const okTs = startsAt === null || (typeof startsAt === 'string' && !Number.isNaN(Date.parse(startsAt)));
-    if (!okTs || typeof id !== 'string' || !ID_RE.test(id)) throw new AppError('invalid_cursor', 'cursor is not valid for this listing');
-    after = { startsAt: startsAt as string | null, id };
+    const [startsAt, id] = readCursor(q.cursor, [(v) => v === null || isDateText(v), (v) => typeof v === 'string' && ID_RE.test(v)]);
+    after = { startsAt: startsAt as string | null, id: id as string };
   }
   for (const [field, v] of [['from', q.from], ['to', q.to]] as const) {
     if (v === undefined) continue;
@@ -164,10 +162,5 @@ export async function listCatalogEvents(db: Executor, tenantId: string, q: ListC
     limit: limit + 1,
     after,
   });
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    data: page,
-    next_cursor: rows.length > limit && last ? encodeCursor([last.cursor_ts, last.id]) : null,
-  };
+  return pageOf(rows, limit, (r) => r, (r) => [r.cursor_ts, r.id]);
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../../db/database.js';
-import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { isDateText, isUuid, pageOf, readCursor } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
 import { insertActivities } from '../timeline/timeline.repository.js';
 import * as repo from './interactions.repository.js';
@@ -200,25 +200,16 @@ export async function listInteractions(
   const limit = q.limit ?? 50;
   let after: { occurredAt: string; id: string } | undefined;
   if (q.cursor) {
-    const [occurredAt, id] = decodeCursor(q.cursor, 2);
-    if (typeof occurredAt !== 'string' || typeof id !== 'string' || !UUID_RE.test(id) || Number.isNaN(Date.parse(occurredAt))) {
-      throw new AppError('invalid_cursor', 'cursor is not valid for this listing');
-    }
+    const [occurredAt, id] = readCursor(q.cursor, [isDateText, isUuid]) as [string, string];
     after = { occurredAt, id };
   }
   await requireCustomer(db, tenantId, customerId);
   const rows = await repo.listCustomerInteractions(db, {
     tenantId, customerId, types: q.type, statuses: q.status, limit: limit + 1, after,
   });
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    data: page,
-    next_cursor: rows.length > limit && last ? encodeCursor([last.cursor_ts, last.id]) : null,
-  };
+  return pageOf(rows, limit, (r) => r, (r) => [r.cursor_ts, r.id]);
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function listFollowUps(
   db: Executor,
@@ -230,10 +221,7 @@ export async function listFollowUps(
   const dueBefore = q.due_before ?? new Date(Date.now() + FOLLOW_UP_HORIZON_DAYS * DAY_MS).toISOString();
   let after: { followUpAt: string; id: string } | undefined;
   if (q.cursor) {
-    const [followUpAt, id] = decodeCursor(q.cursor, 2);
-    if (typeof followUpAt !== 'string' || typeof id !== 'string' || !UUID_RE.test(id) || Number.isNaN(Date.parse(followUpAt))) {
-      throw new AppError('invalid_cursor', 'cursor is not valid for this listing');
-    }
+    const [followUpAt, id] = readCursor(q.cursor, [isDateText, isUuid]) as [string, string];
     after = { followUpAt, id };
   }
   const rows = await repo.listFollowUps(db, {
@@ -245,14 +233,11 @@ export async function listFollowUps(
     limit: limit + 1,
     after,
   });
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    data: page.map((r) => ({
-      ...r,
-      customer: { id: r.customer_id, name: r.customer_name, email: r.customer_email, phone: r.customer_phone },
-    })),
-    next_cursor: rows.length > limit && last ? encodeCursor([last.cursor_ts, last.id]) : null,
-    due_before: new Date(dueBefore),
-  };
+  const page = pageOf(
+    rows,
+    limit,
+    (r) => ({ ...r, customer: { id: r.customer_id, name: r.customer_name, email: r.customer_email, phone: r.customer_phone } }),
+    (r) => [r.cursor_ts, r.id],
+  );
+  return { ...page, due_before: new Date(dueBefore) };
 }

@@ -11,6 +11,10 @@ export interface Config {
   defaultPhoneRegion: string;
   defaultCurrency: string;
   ltvCalculationPeriodDays: number;
+  /** Days without a purchase after which a customer counts as churned (lifecycle "lost", churn risk 1 without a model). */
+  churnThresholdDays: number;
+  /** Annual discount rate of predicted CLV (0.10 = 10 % a year). */
+  clvDiscountRate: number;
   loyaltyPointsPerUnit: number;
   segmentRefreshIntervalMinutes: number;
   /** An open cart untouched this long is marked abandoned. */
@@ -33,6 +37,14 @@ export interface Config {
    * polling readiness stops routing here first (0 = close at once).
    */
   shutdownDelayMs: number;
+  /** Deliver webhooks to loopback/private/link-local addresses (tests, trusted networks only). */
+  webhookAllowPrivateNetworks: boolean;
+  /** One webhook attempt (connect to the end of the response) may take this long. */
+  webhookTimeoutMs: number;
+  /** Attempts before a delivery is marked dead. */
+  webhookMaxAttempts: number;
+  /** How often the worker fans out the outbox and sends due webhooks. */
+  outboxPollIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -101,6 +113,8 @@ export function loadConfig(env: Env = process.env): Config {
     defaultPhoneRegion: region,
     defaultCurrency: currency,
     ltvCalculationPeriodDays: int(env, 'LTV_CALCULATION_PERIOD_DAYS', 365, 1, 36500),
+    churnThresholdDays: int(env, 'CHURN_THRESHOLD_DAYS', 180, 2, 36500),
+    clvDiscountRate: num(env, 'CLV_DISCOUNT_RATE', 0.1, 0),
     loyaltyPointsPerUnit: num(env, 'LOYALTY_POINTS_PER_UNIT', 1, 0),
     segmentRefreshIntervalMinutes: int(env, 'SEGMENT_REFRESH_INTERVAL', 60, 1, 10080),
     cartAbandonMinutes: int(env, 'CART_ABANDON_MINUTES', 60, 1, 43200),
@@ -116,5 +130,9 @@ export function loadConfig(env: Env = process.env): Config {
     runWorker: bool(env, 'RUN_WORKER', true),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 15000, 0, 600000),
     shutdownDelayMs: int(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600000),
+    webhookAllowPrivateNetworks: bool(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10000, 100, 120000),
+    webhookMaxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 12, 1, 50),
+    outboxPollIntervalSeconds: int(env, 'OUTBOX_POLL_INTERVAL_SECONDS', 2, 1, 60),
   };
 }

@@ -270,7 +270,7 @@ export function buildProgram(): Command {
 
 async function runDemo(db: Database, cfg: Config, opts: { customers: number; seed: number; now?: Date; tenant?: string; json?: boolean }): Promise<void> {
   const { generateBatches } = await import('./modules/demo/demo.generator.js');
-  const { ingestEvents } = await import('./modules/ingest/ingest.service.js');
+  const { ingestAndSegment } = await import('./modules/ingest/ingest.pipeline.js');
   const { bootstrap, listTenants } = await import('./modules/auth/auth.service.js');
 
   // On a fresh database the demo creates the first tenant, exactly as the first `crm serve` would.
@@ -296,7 +296,7 @@ async function runDemo(db: Database, cfg: Config, opts: { customers: number; see
   const reasons = new Map<string, { count: number; example: string }>();
   try {
     for (const batch of generateBatches({ customers: opts.customers, seed: opts.seed, now })) {
-      const result = await ingestEvents(db, { tenantId: t.id, config: cfg, actor: 'system:demo' }, batch);
+      const result = await ingestAndSegment(db, { tenantId: t.id, config: cfg, actor: 'system:demo' }, batch);
       totals.events += batch.length;
       totals.accepted += result.accepted;
       totals.duplicates += result.duplicates;

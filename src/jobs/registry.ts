@@ -1,11 +1,17 @@
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { JobQueue } from './queue.js';
+import { defineAnalyticsJobs } from '../modules/analytics/analytics.jobs.js';
 import { defineAuthJobs } from '../modules/auth/auth.jobs.js';
 import { defineIngestJobs } from '../modules/ingest/ingest.jobs.js';
+import { defineOutboxJobs } from '../modules/outbox/outbox.jobs.js';
+import { defineSegmentJobs } from '../modules/segments/segments.jobs.js';
 
 /** Every capability's background jobs. A capability with jobs adds its define function here. */
 export function defineJobs(queue: JobQueue, deps: { db: Database; config: Config }): void {
   defineAuthJobs(queue, deps);
   defineIngestJobs(queue, deps);
+  defineOutboxJobs(queue, deps);
+  defineSegmentJobs(queue, deps);
+  defineAnalyticsJobs(queue, deps);
 }

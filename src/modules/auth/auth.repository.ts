@@ -80,11 +80,26 @@ export async function revokeApiKey(db: Executor, tenantId: string, id: string): 
     RETURNING id, tenant_id, name, role, key_prefix, created_by, created_at, last_used_at, revoked_at`);
 }
 
-/** Records use at most once a minute per key, so authentication is not a write per request. */
-export async function touchApiKey(db: Executor, tenantId: string, id: string): Promise<void> {
-  await db.run(sql`
-    UPDATE api_keys SET last_used_at = now()
-    WHERE tenant_id = ${tenantId} AND id = ${id}::uuid AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`);
+/**
+ * The key of a request, by hash, and its use recorded, in one round trip: last_used_at is written
+ * at most once a minute per key (and never for a revoked key), so authentication is not a write
+ * per request.
+ */
+export async function useApiKey(
+  db: Executor,
+  keyHash: string,
+): Promise<Pick<ApiKeyRow, 'id' | 'tenant_id' | 'role' | 'revoked_at'> | undefined> {
+  return db.one(sql`
+    WITH k AS (
+      SELECT id, tenant_id, role, revoked_at FROM api_keys WHERE key_hash = ${keyHash}
+    ),
+    touch AS (
+      UPDATE api_keys a SET last_used_at = now()
+      FROM k
+      WHERE a.tenant_id = k.tenant_id AND a.id = k.id AND k.revoked_at IS NULL
+        AND (a.last_used_at IS NULL OR a.last_used_at < now() - interval '1 minute')
+    )
+    SELECT id, tenant_id, role, revoked_at FROM k`);
 }
 
 export async function insertUser(

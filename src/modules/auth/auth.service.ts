@@ -57,9 +57,8 @@ export async function revokeApiKey(db: Executor, auth: AuthContext, id: string) 
 }
 
 export async function authenticateApiKey(db: Executor, apiKey: string): Promise<AuthContext | null> {
-  const key = await repo.findApiKeyByHash(db, sha256(apiKey));
+  const key = await repo.useApiKey(db, sha256(apiKey));
   if (!key || key.revoked_at) return null;
-  await repo.touchApiKey(db, key.tenant_id, key.id);
   return { tenantId: key.tenant_id, role: key.role, actor: `key:${key.id}`, apiKeyId: key.id };
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../db/database.js';
 import { createTestApp, createTestTenant, type TestContext } from '../../test/helpers.js';
 import { bootstrap, createUser } from './auth.service.js';
 
@@ -38,6 +39,30 @@ describe('API keys', () => {
     expect(revoked.json().revoked_at).not.toBeNull();
     const after = await ctx.app.inject({ method: 'GET', url: '/api/crm/auth/me', headers: { authorization: `Bearer ${body.api_key}` } });
     expect(after.statusCode).toBe(401);
+  });
+
+  it('records a key\'s use at most once a minute, and never for a revoked key', async () => {
+    const t = await createTestTenant(ctx.db);
+    const created = (await ctx.app.inject({ method: 'POST', url: '/api/crm/api-keys', headers: t.headers, payload: { name: 'pos', role: 'viewer' } })).json();
+    const headers = { authorization: `Bearer ${created.api_key}` };
+    const lastUsed = async () =>
+      (await ctx.db.one<{ last_used_at: Date | null }>(sql`SELECT last_used_at FROM api_keys WHERE id = ${created.id}::uuid`))!.last_used_at;
+    expect(await lastUsed()).toBeNull();
+    expect((await ctx.app.inject({ method: 'GET', url: '/api/crm/auth/me', headers })).statusCode).toBe(200);
+    const first = await lastUsed();
+    expect(first).toBeInstanceOf(Date);
+    expect((await ctx.app.inject({ method: 'GET', url: '/api/crm/auth/me', headers })).statusCode).toBe(200);
+    expect((await lastUsed())!.getTime()).toBe(first!.getTime());
+    // a minute later the next request records it again
+    await ctx.db.run(sql`UPDATE api_keys SET last_used_at = now() - interval '2 minutes' WHERE id = ${created.id}::uuid`);
+    expect((await ctx.app.inject({ method: 'GET', url: '/api/crm/auth/me', headers })).statusCode).toBe(200);
+    expect(Date.now() - (await lastUsed())!.getTime()).toBeLessThan(60_000);
+    // revoked: rejected, and its last use stays what it was
+    await ctx.db.run(sql`UPDATE api_keys SET last_used_at = now() - interval '2 minutes' WHERE id = ${created.id}::uuid`);
+    const before = await lastUsed();
+    await ctx.app.inject({ method: 'DELETE', url: `/api/crm/api-keys/${created.id}`, headers: t.headers });
+    expect((await ctx.app.inject({ method: 'GET', url: '/api/crm/auth/me', headers })).statusCode).toBe(401);
+    expect((await lastUsed())!.getTime()).toBe(before!.getTime());
   });
 
   it('enforces roles: employees cannot manage keys, viewers cannot write', async () => {

@@ -260,8 +260,20 @@ describe('filters', () => {
     );
   });
 
-  it('segment_id answers 404 segment_not_found until segments exist', async () => {
+  it('segment_id lists the segment\'s members only, with the other filters, sorts and pages', async () => {
+    const seg = await api.post('/segments', { name: 'List test members', type: 'static' });
+    expect(seg.statusCode, seg.body).toBe(201);
+    const members = fx.filter((f) => f.i % 3 === 0);
+    const added = await api.post(`/segments/${seg.json().id}/members`, { customer_ids: members.map((f) => f.id) });
+    expect(added.json().added).toBe(members.length);
+    const { items } = await readAll(api, `/customers?segment_id=${seg.json().id}&sort=-total_spend`, 3);
+    expect(ids(items)).toEqual(expected(members, (f) => f.spend, true));
+    expect(items.every((c: any) => c.segments.includes('List test members'))).toBe(true);
+    const ro = await api.get(`/customers?segment_id=${seg.json().id}&country=RO&limit=500`);
+    expect(new Set(ids(ro.json().data))).toEqual(new Set(members.filter((f) => f.country === 'RO').map((f) => f.id)));
+    // unknown, another tenant's, or malformed segment ids
     expectError(await api.get('/customers?segment_id=00000000-0000-4000-8000-000000000000'), 404, 'segment_not_found');
+    expectError(await other.get(`/customers?segment_id=${seg.json().id}`), 404, 'segment_not_found');
     expectError(await api.get('/customers?segment_id=nope'), 400, 'validation_failed');
   });
 

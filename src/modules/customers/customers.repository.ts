@@ -95,6 +95,16 @@ export async function findCustomer(
     ${opts.forUpdate ? sql`FOR UPDATE` : sql``}`);
 }
 
+/** Live customers by id, in the order of `ids` (unknown ids are left out). */
+export async function findCustomers(db: Executor, tenantId: string, ids: string[]): Promise<CustomerRow[]> {
+  if (ids.length === 0) return [];
+  return db.rows<CustomerRow>(sql`
+    SELECT ${COLUMNS} FROM unnest(${arr(ids)}::uuid[]) WITH ORDINALITY AS x(id, n)
+    JOIN customers c ON c.tenant_id = ${tenantId} AND c.id = x.id
+    WHERE ${LIVE}
+    ORDER BY x.n`);
+}
+
 /** Where a merged customer went (for a helpful 404), or undefined. */
 export async function findMergedInto(db: Executor, tenantId: string, id: string): Promise<string | undefined> {
   const row = await db.one<{ merged_into: string }>(sql`
@@ -236,6 +246,8 @@ export interface CustomerFilters {
   loyaltyTier?: string;
   createdAfter?: string;
   createdBefore?: string;
+  /** Members of this segment only (its existence in the tenant is checked by the caller). */
+  segmentId?: string;
 }
 
 function filterSql(f: CustomerFilters): SQL[] {
@@ -256,6 +268,10 @@ function filterSql(f: CustomerFilters): SQL[] {
   if (f.loyaltyTier) where.push(sql`c.loyalty_tier = ${f.loyaltyTier}`);
   if (f.createdAfter) where.push(sql`c.created_at >= ${f.createdAfter}::timestamptz`);
   if (f.createdBefore) where.push(sql`c.created_at < ${f.createdBefore}::timestamptz`);
+  if (f.segmentId) {
+    where.push(sql`EXISTS (SELECT 1 FROM segment_members sm
+      WHERE sm.tenant_id = c.tenant_id AND sm.segment_id = ${f.segmentId}::uuid AND sm.customer_id = c.id)`);
+  }
   return where;
 }
 

@@ -16,8 +16,8 @@ export default async function customerRoutes(app: CrmApp, { db, config }: AppDep
       tags, summary: 'List and search customers (keyset pagination)',
       description: 'Deleted and merged customers are never listed. `search` matches every word as a fragment of name, e-mail, phone '
         + 'or company; a whole e-mail address matches that address, and a phone number in any format matches the stored '
-        + 'E.164 number. `segment_id` answers 404 '
-        + 'segment_not_found until segments exist.',
+        + 'E.164 number. `segment_id` lists the members of that segment '
+        + '(404 segment_not_found when the tenant has no such segment).',
       querystring: s.ListCustomersQuery, response: { 200: s.CustomerPage, ...errorResponses },
     },
   }, async (req) => service.listCustomers(ctx(req), req.query));

@@ -122,7 +122,7 @@ export const CustomerProfile = Type.Object(
     loyalty_tier: Nullable(Type.String()),
     loyalty_points: Type.Integer(),
     metrics: Metrics,
-    segments: Type.Array(Type.String(), { description: 'segments the customer belongs to (empty until segments exist)' }),
+    segments: Type.Array(Type.String(), { description: 'names of the segments the customer belongs to' }),
     last_contact_at: Nullable(DateTime),
     last_activity_at: Nullable(DateTime),
     created_at: DateTime,

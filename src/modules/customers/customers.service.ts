@@ -5,7 +5,9 @@ import { isExactTs, isText, isUuid, pageOf, readCursor, type Page } from '../../
 import { AppError } from '../../lib/errors.js';
 import { roundMoney } from '../../lib/money.js';
 import { identifyCustomers } from '../ingest/ingest.service.js';
+import { enqueueEvents } from '../outbox/outbox.repository.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
+import { findSegment, segmentNamesOf } from '../segments/segments.repository.js';
 import * as repo from './customers.repository.js';
 import type { CustomerRow, CustomerValues, EditableColumn } from './customers.repository.js';
 import type { AddressInput, CustomerInput, CustomerProfile, CustomerSort, IdentifyBody, ListCustomersQuery } from './customers.schemas.js';
@@ -88,13 +90,26 @@ export function toProfile(row: CustomerRow): CustomerProfile {
       first_purchase: row.first_purchase,
       last_purchase: row.last_purchase,
     },
-    // TODO(issue 4, segmentation engine): the names of the segments the customer belongs to.
+    // the names of the customer's segments: filled by withSegments (one query per page)
     segments: [],
     last_contact_at: row.last_contact_at,
     last_activity_at: row.last_activity_at,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
+}
+
+/** Fills each profile's `segments` (names of the segments the customer belongs to, by name). */
+export async function withSegments(db: Executor, tenantId: string, profiles: CustomerProfile[]): Promise<CustomerProfile[]> {
+  const names = await segmentNamesOf(db, tenantId, profiles.map((p) => p.id));
+  for (const p of profiles) p.segments = names.get(p.id) ?? [];
+  return profiles;
+}
+
+/** Profiles (with segments) of live customers by id, in the order given; unknown ids are left out. */
+export async function profilesOf(db: Executor, tenantId: string, ids: string[]): Promise<CustomerProfile[]> {
+  const rows = await repo.findCustomers(db, tenantId, ids.filter(isUuid));
+  return withSegments(db, tenantId, rows.map(toProfile));
 }
 
 /**
@@ -118,7 +133,8 @@ export async function requireCustomer(
 }
 
 export async function getCustomer(ctx: CustomerCtx, id: string): Promise<CustomerProfile> {
-  return toProfile(await requireCustomer(ctx.db, ctx.tenantId, id));
+  const [profile] = await withSegments(ctx.db, ctx.tenantId, [toProfile(await requireCustomer(ctx.db, ctx.tenantId, id))]);
+  return profile;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,12 +149,8 @@ export function splitTags(text: string | undefined): string[] {
 }
 
 export async function listCustomers(ctx: CustomerCtx, q: ListCustomersQuery): Promise<Page<CustomerProfile>> {
-  if (q.segment_id !== undefined) {
-    // TODO(issue 4, segmentation engine): when segments exist, look the segment up in this tenant
-    // (404 when absent) and filter on its membership table, e.g.
-    //   EXISTS (SELECT 1 FROM segment_customers s WHERE s.tenant_id = c.tenant_id
-    //           AND s.segment_id = $1 AND s.customer_id = c.id)
-    // Until then no segment exists, so every id is unknown.
+  if (q.segment_id !== undefined && !(await findSegment(ctx.db, ctx.tenantId, q.segment_id))) {
+    // another tenant's segment is just as unknown
     throw new AppError('segment_not_found', `segment ${q.segment_id} was not found`, { id: q.segment_id });
   }
   const sort: CustomerSort = q.sort ?? '-created_at';
@@ -154,6 +166,7 @@ export async function listCustomers(ctx: CustomerCtx, q: ListCustomersQuery): Pr
     loyaltyTier: q.loyalty_tier,
     createdAfter: toTimestamp(q.created_after),
     createdBefore: toTimestamp(q.created_before),
+    segmentId: q.segment_id,
   };
   const term = q.search?.trim();
   const email = term ? normalizeEmail(term) : null;
@@ -178,7 +191,9 @@ export async function listCustomers(ctx: CustomerCtx, q: ListCustomersQuery): Pr
     after = { key: key as string | null, id: id as string };
   }
   const rows = await repo.listCustomers(ctx.db, { tenantId: ctx.tenantId, filters, sort, limit: limit + 1, after });
-  return pageOf(rows, limit, toProfile, (r) => [sort, r.sort_key, r.id]);
+  const page = pageOf(rows, limit, toProfile, (r) => [sort, r.sort_key, r.id]);
+  await withSegments(ctx.db, ctx.tenantId, page.data);
+  return page;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,7 +362,9 @@ export async function createCustomer(ctx: CustomerCtx, input: CustomerInput): Pr
       { customerId: row.id, type: 'customer.created', occurredAt: at(), summary: 'Customer created', data: {}, actor: ctx.actor },
       ...consentActivities(row.id, consentGiven, ctx.actor, at),
     ]);
-    return toProfile(row);
+    const profile = toProfile(row);
+    await enqueueEvents(tx, ctx.tenantId, [{ type: 'customer.created', customerId: row.id, payload: { customer: profile } }]);
+    return profile;
   });
 }
 
@@ -383,7 +400,7 @@ export async function updateCustomer(
     if (consentChanges.length) {
       write.consent = { ...row.consent, ...Object.fromEntries(consentChanges), updated_at: new Date().toISOString() };
     }
-    if (Object.keys(write).length === 0) return toProfile(row);
+    if (Object.keys(write).length === 0) return (await withSegments(tx, ctx.tenantId, [toProfile(row)]))[0];
     const updated = await repo.updateCustomer(tx, ctx.tenantId, row.id, write);
     const at = activityClock();
     const activities: NewActivity[] = [];
@@ -396,7 +413,12 @@ export async function updateCustomer(
     }
     activities.push(...consentActivities(row.id, consentChanges, ctx.actor, at));
     await insertActivities(tx, ctx.tenantId, activities);
-    return toProfile(updated);
+    const published: Record<string, { from: unknown; to: unknown }> = { ...changes };
+    for (const [flag, granted] of consentChanges) {
+      published[`consent.${flag}`] = { from: row.consent?.[flag] === true, to: granted };
+    }
+    await enqueueEvents(tx, ctx.tenantId, [{ type: 'customer.updated', customerId: row.id, payload: { customer_id: row.id, changes: published } }]);
+    return (await withSegments(tx, ctx.tenantId, [toProfile(updated)]))[0];
   });
 }
 
@@ -407,6 +429,9 @@ export async function deleteCustomer(ctx: CustomerCtx, id: string): Promise<void
     await insertActivities(tx, ctx.tenantId, [
       { customerId: row.id, type: 'customer.deleted', occurredAt: new Date(), summary: 'Customer deleted', data: {}, actor: ctx.actor },
     ]);
+    await enqueueEvents(tx, ctx.tenantId, [{
+      type: 'customer.deleted', customerId: row.id, payload: { customer_id: row.id, external_id: row.external_id },
+    }]);
   });
 }
 
@@ -427,6 +452,9 @@ export async function changeTags(ctx: CustomerCtx, id: string, tags: readonly st
       summary: mode === 'add' ? `Tagged ${wanted.filter((t) => !from.includes(t)).join(', ')}` : `Untagged ${wanted.filter((t) => from.includes(t)).join(', ')}`,
       data: { changes: { tags: { from, to } } },
       actor: ctx.actor,
+    }]);
+    await enqueueEvents(tx, ctx.tenantId, [{
+      type: 'customer.updated', customerId: row.id, payload: { customer_id: row.id, changes: { tags: { from, to } } },
     }]);
     return { tags: updated.tags };
   });
@@ -455,7 +483,7 @@ export async function identifyCustomer(ctx: CustomerCtx, input: IdentifyBody): P
       external_id: externalId, email, phone, first_name: cleanText(input.first_name), last_name: cleanText(input.last_name),
     }]);
     const customer = await requireCustomer(tx, ctx.tenantId, result.customerId);
-    return { customer: toProfile(customer), created: result.created };
+    return { customer: (await withSegments(tx, ctx.tenantId, [toProfile(customer)]))[0], created: result.created };
   });
 }
 

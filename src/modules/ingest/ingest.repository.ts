@@ -1,5 +1,5 @@
 import { arr, sql, type Executor, type SQL } from '../../db/database.js';
-import { initialTierSql } from '../loyalty/loyalty.repository.js';
+import { initialTierSql, type TierChange } from '../loyalty/loyalty.repository.js';
 
 /*
  * All SQL of ingestion. Every statement is set-based: one round trip per batch and kind of write,
@@ -130,27 +130,34 @@ export interface ProfilePatch {
   lastActivityAt?: Date | string | null;
   /** recompute the purchase/attendance metrics too (see recomputeCustomerMetrics) */
   metrics?: boolean;
+  /** recompute points, earned points and tier from the ledger too (as recomputeLoyalty does) */
+  loyalty?: boolean;
 }
+
+
 
 /** Text profile fields that fill (when blank) and set (overwrite) handle the same way. */
 const TEXT_FIELDS = ['first_name', 'last_name', 'company_name', 'gender', 'city', 'state', 'country', 'postal_code'] as const;
 
 /**
  * Applies identifier attachments, profile fills/overwrites, activity times and (where asked)
- * the metrics recompute in one statement: one new row version per customer and batch.
+ * the metrics and the loyalty recompute in one statement: one new row version per customer and
+ * batch (every customer row version costs an entry in each of the table's dozen indexes, three
+ * of them GIN). Answers the customers whose loyalty tier changed.
  */
 export async function updateCustomerProfiles(
   tx: Executor,
   tenantId: string,
   patches: ProfilePatch[],
   opts: { ltvDays?: number } = {},
-): Promise<void> {
-  if (patches.length === 0) return;
+): Promise<TierChange[]> {
+  if (patches.length === 0) return [];
   const withMetrics = opts.ltvDays !== undefined && patches.some((p) => p.metrics);
+  const withLoyalty = patches.some((p) => p.loyalty);
   const text = TEXT_FIELDS.map(
     (f) => sql`${sql.identifier(f)} = CASE WHEN u.s ? ${f} THEN u.s->>${f} ELSE coalesce(nullif(c.${sql.identifier(f)}, ''), u.f->>${f}) END`,
   );
-  await tx.run(sql`
+  const update = sql`
     UPDATE customers c SET
       external_id = coalesce(c.external_id, u.external_id),
       email = CASE WHEN u.s ? 'email' THEN u.s->>'email' ELSE coalesce(c.email, u.email) END,
@@ -171,6 +178,7 @@ export async function updateCustomerProfiles(
       last_contact_at = greatest(c.last_contact_at, u.last_contact_at),
       last_activity_at = greatest(c.last_activity_at, u.last_activity_at),
       ${withMetrics ? sql`${metricsAssignments(sql`m`, sql`u.metrics`)},` : sql``}
+      ${withLoyalty ? sql`${loyaltyAssignments(sql`lo`, sql`u.loyalty`)},` : sql``}
       updated_at = now()
     FROM unnest(
       ${arr(patches.map((p) => p.customerId))}::uuid[],
@@ -181,11 +189,50 @@ export async function updateCustomerProfiles(
       ${arr(patches.map((p) => JSON.stringify(p.set ?? {})))}::jsonb[],
       ${arr(patches.map((p) => iso(p.lastContactAt)))}::timestamptz[],
       ${arr(patches.map((p) => iso(p.lastActivityAt)))}::timestamptz[],
-      ${arr(patches.map((p) => p.metrics === true))}::boolean[]
-    ) AS u(id, external_id, email, phone, f, s, last_contact_at, last_activity_at, metrics)
+      ${arr(patches.map((p) => p.metrics === true))}::boolean[],
+      ${arr(patches.map((p) => p.loyalty === true))}::boolean[]
+    ) AS u(id, external_id, email, phone, f, s, last_contact_at, last_activity_at, metrics, loyalty)
     ${withMetrics ? sql`LEFT JOIN LATERAL (${metricsLateral(tenantId, sql`u.id`, opts.ltvDays!)} WHERE u.metrics) m ON true` : sql``}
-    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = u.id`);
+    ${withLoyalty ? sql`LEFT JOIN LATERAL (${loyaltyLateral(tenantId, sql`u.id`)} WHERE u.loyalty) lo ON true` : sql``}
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = u.id`;
+  if (!withLoyalty) {
+    await tx.run(update);
+    return [];
+  }
+  return tx.rows<TierChange>(sql`
+    WITH upd AS (
+      ${update}
+      RETURNING c.id, lo.old_tier, c.loyalty_tier, c.loyalty_points, c.loyalty_points_earned, u.loyalty
+    )
+    SELECT id AS customer_id, old_tier, loyalty_tier AS new_tier, loyalty_points AS points, loyalty_points_earned AS points_earned
+    FROM upd
+    WHERE loyalty AND old_tier IS DISTINCT FROM loyalty_tier`);
 }
+
+/**
+ * Points balance, earned points (redemptions spend the balance but do not lower the tier), the
+ * tier they reach and the tier before, of customer `idExpr`, as a LATERAL subquery: the same
+ * figures as recomputeLoyalty, read along loyalty_ledger_customer_idx. The old tier is read
+ * from the statement's snapshot, i.e. the row before this update (the caller holds its lock).
+ */
+const loyaltyLateral = (tenantId: string, idExpr: SQL) => sql`
+  SELECT s.points, s.earned,
+         (SELECT t.name FROM loyalty_tiers t
+           WHERE t.tenant_id = ${tenantId}::uuid AND t.min_points <= greatest(s.earned, 0)
+           ORDER BY t.min_points DESC LIMIT 1) AS tier,
+         (SELECT o.loyalty_tier FROM customers o WHERE o.tenant_id = ${tenantId}::uuid AND o.id = ${idExpr}) AS old_tier
+  FROM (
+    SELECT coalesce(sum(l.points), 0)::int AS points,
+           coalesce(sum(l.points) FILTER (WHERE l.reason <> 'redeemed'), 0)::int AS earned
+    FROM loyalty_ledger l
+    WHERE l.tenant_id = ${tenantId}::uuid AND l.customer_id = ${idExpr}
+  ) s`;
+
+/** SET assignments for the loyalty columns from a loyaltyLateral row `lo` (when `when` holds). */
+const loyaltyAssignments = (lo: SQL, when: SQL) => sql`
+  loyalty_points = CASE WHEN ${when} THEN ${lo}.points ELSE c.loyalty_points END,
+  loyalty_points_earned = CASE WHEN ${when} THEN ${lo}.earned ELSE c.loyalty_points_earned END,
+  loyalty_tier = CASE WHEN ${when} THEN ${lo}.tier ELSE c.loyalty_tier END`;
 
 // ---------------------------------------------------------------------------------------------
 // Idempotency
@@ -215,18 +262,23 @@ export async function insertIngestedEvents(
   if (rows.length === 0) return [];
   // a fixed insertion order, so two batches sharing ids wait on each other instead of deadlocking
   const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const inserted = await tx.rows<{ id: string }>(sql`
-    INSERT INTO ingested_events (tenant_id, id, type, customer_id, occurred_at)
-    SELECT ${tenantId}::uuid, u.id, u.type, u.customer_id, u.occurred_at
-    FROM unnest(
-      ${arr(sorted.map((r) => r.id))}::text[],
-      ${arr(sorted.map((r) => r.type))}::text[],
-      ${arr(sorted.map((r) => r.customerId))}::uuid[],
-      ${arr(sorted.map((r) => r.occurredAt))}::timestamptz[]
-    ) AS u(id, type, customer_id, occurred_at)
-    ON CONFLICT (tenant_id, id) DO NOTHING
-    RETURNING id`);
-  return inserted.map((r) => r.id);
+  // The usual answer is "all of them": then only a count comes back, not a row per event.
+  const row = await tx.one<{ n: number; ids: string[] | null }>(sql`
+    WITH ins AS (
+      INSERT INTO ingested_events (tenant_id, id, type, customer_id, occurred_at)
+      SELECT ${tenantId}::uuid, u.id, u.type, u.customer_id, u.occurred_at
+      FROM unnest(
+        ${arr(sorted.map((r) => r.id))}::text[],
+        ${arr(sorted.map((r) => r.type))}::text[],
+        ${arr(sorted.map((r) => r.customerId))}::uuid[],
+        ${arr(sorted.map((r) => r.occurredAt))}::timestamptz[]
+      ) AS u(id, type, customer_id, occurred_at)
+      ON CONFLICT (tenant_id, id) DO NOTHING
+      RETURNING id
+    )
+    SELECT count(*)::int AS n, CASE WHEN count(*) < ${sorted.length}::int THEN array_agg(id) END AS ids FROM ins`);
+  if (row && row.n === sorted.length) return sorted.map((r) => r.id);
+  return row?.ids ?? [];
 }
 
 /**
@@ -602,15 +654,30 @@ async function customerIdsOf(tx: Executor, query: SQL): Promise<string[]> {
   return (await tx.rows<{ customer_id: string }>(query)).map((r) => r.customer_id);
 }
 
-/** floor(total × rate) points for each given order that is completed (or refunded since), once per order. */
-export async function earnOrderPoints(tx: Executor, tenantId: string, orderIds: string[], rate: number, actor: string): Promise<string[]> {
-  if (orderIds.length === 0 || rate <= 0) return [];
+/**
+ * floor(total × rate) points for each given order, once per order. The caller passes the orders
+ * it has just written as completed (or refunded since), with their customer and total as written:
+ * the statement does not read them back from orders.
+ */
+export async function earnOrderPoints(
+  tx: Executor,
+  tenantId: string,
+  orders: { id: string; customerId: string; total: number }[],
+  rate: number,
+  actor: string,
+): Promise<string[]> {
+  if (orders.length === 0 || rate <= 0) return [];
   return customerIdsOf(tx, sql`
     INSERT INTO loyalty_ledger (tenant_id, customer_id, points, reason, ref, created_by)
-    SELECT o.tenant_id, o.customer_id, floor(o.total * ${rate}::numeric)::int, 'order_completed', o.id, ${actor}
-    FROM orders o
-    WHERE o.tenant_id = ${tenantId}::uuid AND o.id = ANY(${arr(orderIds)}::text[])
-      AND o.status IN ('completed', 'refunded') AND floor(o.total * ${rate}::numeric) > 0
+    SELECT ${tenantId}::uuid, u.customer_id, floor(u.total * ${rate}::numeric)::int, 'order_completed', u.id, ${actor}
+    FROM unnest(
+      ${arr(orders.map((o) => o.id))}::text[],
+      ${arr(orders.map((o) => o.customerId))}::uuid[],
+      -- the orders.total column type, so the points follow the stored total
+      ${arr(orders.map((o) => o.total))}::numeric(14, 2)[]
+    ) AS u(id, customer_id, total)
+    WHERE floor(u.total * ${rate}::numeric) > 0
+    ORDER BY u.id
     ON CONFLICT (tenant_id, reason, ref) WHERE ref IS NOT NULL DO NOTHING
     RETURNING customer_id`);
 }

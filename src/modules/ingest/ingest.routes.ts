@@ -1,7 +1,7 @@
 import type { AppDeps, CrmApp } from '../../app.js';
 import { ErrorResponse } from '../../lib/schemas.js';
 import { EVENT_TYPES, IngestBody, IngestResponse, MAX_BATCH, REJECTION_CODES } from './ingest.schemas.js';
-import { ingestEvents } from './ingest.service.js';
+import { ingestAndSegment } from './ingest.pipeline.js';
 
 export default async function ingestRoutes(app: CrmApp, { db, config }: AppDeps) {
   app.post('/events', {
@@ -16,5 +16,5 @@ export default async function ingestRoutes(app: CrmApp, { db, config }: AppDeps)
       body: IngestBody,
       response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse },
     },
-  }, async (req) => ingestEvents(db, { tenantId: req.auth.tenantId, config, actor: req.auth.actor }, req.body.events));
+  }, async (req) => ingestAndSegment(db, { tenantId: req.auth.tenantId, config, actor: req.auth.actor, log: req.log }, req.body.events));
 }

@@ -4,8 +4,8 @@ import { PG_FOREIGN_KEY_VIOLATION, pgErrorCode, type Executor } from '../../db/d
 import { AppError } from '../../lib/errors.js';
 import { normalizeEmail, normalizePhone } from '../../lib/contact.js';
 import { roundMoney } from '../../lib/money.js';
-import { recomputeLoyalty } from '../loyalty/loyalty.repository.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
+import { enqueueEvents, type NewOutboxEvent } from '../outbox/outbox.repository.js';
 import { MAX_BATCH, type IngestResult, type IngestResultItem, type OrderItem, type RejectionCode } from './ingest.schemas.js';
 import { newContactMemo, validateEvent, type ValidEvent } from './ingest.validation.js';
 import * as repo from './ingest.repository.js';
@@ -85,6 +85,7 @@ export async function identifyCustomers(
     addIdentityPatches(patches, plan, identities);
     await repo.updateCustomerProfiles(t, ctx.tenantId, [...patches.values()]);
     await insertActivities(t, ctx.tenantId, created);
+    await enqueueEvents(t, ctx.tenantId, created.map(createdEvent));
     return plan.refs.map((ref) =>
       ref.existing !== undefined
         ? { customerId: ref.existing, created: false }
@@ -171,6 +172,20 @@ async function insertNewCustomers(
       actor: ctx.actor,
     };
   });
+}
+
+/**
+ * customer.created for a customer made by identity resolution (ingestion, identify): the identity
+ * and source it was created with; the rest of the profile follows from later events.
+ */
+function createdEvent(a: NewActivity): NewOutboxEvent {
+  const d = a.data as { source: string; external_id: string | null; email: string | null; phone: string | null };
+  return {
+    type: 'customer.created',
+    customerId: a.customerId,
+    occurredAt: a.occurredAt,
+    payload: { customer: { id: a.customerId, external_id: d.external_id, email: d.email, phone: d.phone, source: d.source } },
+  };
 }
 
 /**
@@ -340,13 +355,28 @@ async function ensureShows(db: Executor, tenantId: string, events: ValidEvent[])
     }
   }
   if (shows.size === 0) return;
-  try {
-    await db.transaction((tx) => repo.upsertCatalogEvents(tx, tenantId, [...shows.values()]));
-  } catch (err) {
-    if (pgErrorCode(err) === PG_FOREIGN_KEY_VIOLATION) throw new AppError('tenant_not_found', `tenant ${tenantId} was not found`);
-    throw err;
+  // One statement is its own transaction: no BEGIN/COMMIT round trips. Deadlocks and
+  // serialization failures are retried here as Database.transaction would; when the caller's
+  // transaction holds this statement, the retry finds it aborted and the first error goes up to
+  // the caller's own retry.
+  let first: unknown;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await repo.upsertCatalogEvents(db, tenantId, [...shows.values()]);
+      return;
+    } catch (err) {
+      const code = pgErrorCode(err);
+      if (code === PG_FOREIGN_KEY_VIOLATION) throw new AppError('tenant_not_found', `tenant ${tenantId} was not found`);
+      if (code === PG_IN_FAILED_TRANSACTION && first !== undefined) throw first;
+      if (attempt >= 4 || (code !== '40P01' && code !== '40001')) throw err;
+      first ??= err;
+      await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
+    }
   }
 }
+
+/** "current transaction is aborted, commands ignored until end of transaction block" */
+const PG_IN_FAILED_TRANSACTION = '25P02';
 
 /**
  * The transactional part of ingestEvents; reruns from the start when the database retries.
@@ -702,33 +732,48 @@ async function applyPart(tx: Executor, ctx: IngestContext, valid: ValidEvent[], 
   if (touched.length > 0) {
     const rate = config.loyaltyPointsPerUnit;
     const changed = new Set([
-      ...(await repo.earnOrderPoints(tx, tenantId, touched.filter((o) => o.rank === RANK.completed).map((o) => o.id), rate, actor)),
+      ...(await repo.earnOrderPoints(
+        tx, tenantId,
+        // completed or refunded as written by writeOrders above
+        touched.filter((o) => o.rank === RANK.completed).map((o) => ({ id: o.id, customerId: o.customerId, total: o.total })),
+        rate, actor,
+      )),
       ...(await repo.reverseRefundPoints(tx, tenantId, refunds.map((r) => ({ id: r.id, orderId: r.orderId, amount: r.amount })), rate, actor)),
       ...(await repo.reverseCancelledPoints(
         tx, tenantId, touched.filter((o) => o.cancelledInBatch && o.rank === RANK.cancelled).map((o) => o.id), actor,
       )),
     ]);
-    const changes = await recomputeLoyalty(tx, tenantId, [...changed]);
-    for (const c of changes) {
-      activities.push({
-        customerId: c.customer_id,
-        type: 'loyalty.tier_changed',
-        occurredAt: (patches.get(c.customer_id)?.lastActivityAt as string | undefined) ?? new Date(),
-        summary: `Loyalty tier changed from ${c.old_tier ?? 'none'} to ${c.new_tier ?? 'none'}`,
-        data: { from: c.old_tier, to: c.new_tier, points: c.points, points_earned: c.points_earned },
-        actor,
-      });
-    }
+    // points and tiers are recomputed from the ledger by the profile update (step 10)
+    for (const id of changed) patchOf(id).loyalty = true;
   }
 
-  // 10. Profiles (identifiers, fills, overwrites, activity times) and, for the customers whose
-  //     orders or attendance changed, the metrics from the base tables: one UPDATE.
+  // 10. Profiles (identifiers, fills, overwrites, activity times), for the customers whose
+  //     orders or attendance changed the metrics from the base tables, and for those with new
+  //     ledger entries points and tier: one UPDATE, so one new row version per customer.
   for (const id of orderCustomers) patchOf(id).metrics = true;
   for (const a of attendance) patchOf(a.customerId).metrics = true;
-  await repo.updateCustomerProfiles(tx, tenantId, [...patches.values()], { ltvDays: config.ltvCalculationPeriodDays });
+  const tierChanges = await repo.updateCustomerProfiles(tx, tenantId, [...patches.values()], { ltvDays: config.ltvCalculationPeriodDays });
+  for (const c of tierChanges) {
+    activities.push({
+      customerId: c.customer_id,
+      type: 'loyalty.tier_changed',
+      occurredAt: (patches.get(c.customer_id)?.lastActivityAt as string | undefined) ?? new Date(),
+      summary: `Loyalty tier changed from ${c.old_tier ?? 'none'} to ${c.new_tier ?? 'none'}`,
+      data: { from: c.old_tier, to: c.new_tier, points: c.points, points_earned: c.points_earned },
+      actor,
+    });
+  }
 
-  // 11. Timeline: every accepted event, new customers, tier changes.
+  // 11. Timeline: every accepted event, new customers, tier changes; and the published events.
   await insertActivities(tx, tenantId, activities);
+  await enqueueEvents(tx, tenantId, [
+    ...activities.filter((a) => a.type === 'customer.created').map(createdEvent),
+    ...tierChanges.map((c) => ({
+      type: 'customer.tier_changed' as const,
+      customerId: c.customer_id,
+      payload: { customer_id: c.customer_id, old_tier: c.old_tier, new_tier: c.new_tier, points_earned: c.points_earned, cause: 'orders' },
+    })),
+  ]);
   return;
 }
 

@@ -34,7 +34,8 @@ const validateCustom = ajv.compile(CustomData);
 const isDateTime = ajv.compile({ type: 'string', format: 'date-time' });
 
 const KNOWN = new Set<string>(EVENT_TYPES);
-const MIN_OCCURRED_MS = Date.UTC(2000, 0, 1);
+// History imported from older systems goes back decades (the CDNOW check uses 1997 orders).
+const MIN_OCCURRED_MS = Date.UTC(1970, 0, 1);
 const MAX_FUTURE_MS = 24 * 3600 * 1000;
 const MIN_BIRTH = '1900-01-01';
 
@@ -181,7 +182,7 @@ export function validateEvent(
   }
   const occurredMs = Date.parse(e.occurred_at);
   if (!Number.isFinite(occurredMs)) return rejection(rawId, 'invalid_occurred_at', `occurred_at ${describe(e.occurred_at)} is not a valid time`);
-  if (occurredMs < MIN_OCCURRED_MS) return rejection(rawId, 'invalid_occurred_at', `occurred_at ${e.occurred_at} is before 2000-01-01`);
+  if (occurredMs < MIN_OCCURRED_MS) return rejection(rawId, 'invalid_occurred_at', `occurred_at ${e.occurred_at} is before 1970-01-01`);
   if (occurredMs > opts.nowMs + MAX_FUTURE_MS) {
     return rejection(rawId, 'invalid_occurred_at', `occurred_at ${e.occurred_at} is more than 24 hours in the future`);
   }

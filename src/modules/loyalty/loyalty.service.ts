@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/database.js';
 import { AppError } from '../../lib/errors.js';
+import { enqueueEvents, type NewOutboxEvent } from '../outbox/outbox.repository.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import * as repo from './loyalty.repository.js';
 import type { PutTiersInput } from './loyalty.schemas.js';
@@ -27,6 +28,15 @@ function tierChangedActivity(c: repo.TierChange, actor: string, cause: string): 
     data: { from: c.old_tier, to: c.new_tier, points_earned: c.points_earned, cause },
     actor,
   };
+}
+
+/** customer.tier_changed for the outbox (published to webhooks), in the change's transaction. */
+function tierChangedEvents(changes: repo.TierChange[], cause: string): NewOutboxEvent[] {
+  return changes.map((c) => ({
+    type: 'customer.tier_changed',
+    customerId: c.customer_id,
+    payload: { customer_id: c.customer_id, old_tier: c.old_tier, new_tier: c.new_tier, points_earned: c.points_earned, cause },
+  }));
 }
 
 async function writeActivities(db: Executor, tenantId: string, rows: NewActivity[]): Promise<void> {
@@ -70,6 +80,7 @@ export async function replaceTiers(db: Executor, who: Actor, input: PutTiersInpu
     await repo.replaceTiers(tx, who.tenantId, tiers);
     const changes = await repo.reassignTenantTiers(tx, who.tenantId);
     await writeActivities(tx, who.tenantId, changes.map((c) => tierChangedActivity(c, who.actor, 'tiers_updated')));
+    await enqueueEvents(tx, who.tenantId, tierChangedEvents(changes, 'tiers_updated'));
     return { tiers: await repo.listTiers(tx, who.tenantId), customers_changed: changes.length };
   });
 }
@@ -142,6 +153,7 @@ async function applyEntry(
       ...changes.map((c) => tierChangedActivity(c, who.actor, entry.reason)),
     ];
     await insertActivities(tx, who.tenantId, activities);
+    await enqueueEvents(tx, who.tenantId, tierChangedEvents(changes, entry.reason));
     return { customer_id: customerId, ...(await statusOf(tx, who.tenantId, after!)), entry: row };
   });
 }

@@ -1,0 +1,471 @@
+import { arr, sql, type Executor, type SQL } from '../../db/database.js';
+import { RFM_CODE_MAP } from './rfm.mapping.js';
+
+/** Live customers only: analytics never count deleted or merged-away profiles. */
+const LIVE = sql`c.deleted_at IS NULL AND c.merged_into IS NULL`;
+
+export interface TenantInfo {
+  timezone: string;
+  currency: string;
+  /** Today in the tenant's time zone, YYYY-MM-DD. */
+  today: string;
+}
+
+export async function tenantInfo(db: Executor, tenantId: string): Promise<TenantInfo> {
+  const row = await db.one<TenantInfo>(sql`
+    SELECT t.timezone, t.currency, (now() AT TIME ZONE t.timezone)::date AS today
+    FROM tenants t WHERE t.id = ${tenantId}::uuid`);
+  return row!;
+}
+
+export async function customerExists(db: Executor, tenantId: string, customerId: string): Promise<boolean> {
+  const row = await db.one(sql`
+    SELECT 1 FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ${customerId}::uuid AND ${LIVE}`);
+  return row !== undefined;
+}
+
+/** The tenant's local calendar date of a timestamptz expression. */
+const localDay = (expr: SQL, tenantId: string) =>
+  sql`(${expr} AT TIME ZONE (SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid))::date`;
+
+// ---------------------------------------------------------------------------------------------
+// RFM
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Every live buyer's RFM scores and segment, as a subquery (id, r, f, m, segment, total_spend):
+ * R from days since the last purchase (tenant-local calendar days), F from completed orders, M the
+ * quintile of total spend among buyers (ntile(5) by spend, ties broken by id so the result is stable).
+ * The segment comes from the 125-code table of rfm.mapping.ts, passed as one JSON parameter.
+ */
+function rfmScored(tenantId: string, opts: { everyone?: boolean } = {}): SQL {
+  const codeMap = JSON.stringify(RFM_CODE_MAP);
+  return sql`
+    SELECT s.id, s.r, s.f, s.m, s.total_spend,
+           (${codeMap}::jsonb ->> (s.r::text || s.f::text || s.m::text)) AS segment
+    FROM (
+      SELECT c.id, c.total_spend,
+             CASE WHEN NOT b.buyer THEN NULL WHEN b.days <= 30 THEN 5 WHEN b.days <= 60 THEN 4 WHEN b.days <= 90 THEN 3
+                  WHEN b.days <= 180 THEN 2 ELSE 1 END AS r,
+             CASE WHEN NOT b.buyer THEN NULL WHEN c.total_orders >= 10 THEN 5 WHEN c.total_orders >= 5 THEN 4
+                  WHEN c.total_orders >= 3 THEN 3 WHEN c.total_orders = 2 THEN 2 ELSE 1 END AS f,
+             CASE WHEN b.buyer THEN ntile(5) OVER (PARTITION BY b.buyer ORDER BY c.total_spend, c.id) END AS m
+      FROM customers c
+      CROSS JOIN LATERAL (
+        SELECT c.total_orders > 0 AND c.last_purchase IS NOT NULL AS buyer,
+               greatest(0, ${localDay(sql`now()`, tenantId)} - ${localDay(sql`c.last_purchase`, tenantId)}) AS days
+      ) b
+      WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE}
+        ${opts.everyone ? sql`` : sql`AND c.total_orders > 0 AND c.last_purchase IS NOT NULL`}
+    ) s`;
+}
+
+export interface RfmSegmentRow {
+  segment: string;
+  customers: number;
+  total_revenue: number;
+}
+export interface RfmScoreCountRow {
+  dimension: 'r' | 'f' | 'm';
+  score: number;
+  customers: number;
+}
+
+/** Current RFM figures, computed from the profile metrics at request time (the same expression the writer uses). */
+export async function rfmSummary(db: Executor, tenantId: string): Promise<{ segments: RfmSegmentRow[]; scores: RfmScoreCountRow[] }> {
+  const rows = await db.rows<{ kind: string; key: string; customers: number; total_revenue: number }>(sql`
+    WITH s AS (${rfmScored(tenantId)})
+    SELECT 'segment' AS kind, s.segment AS key, count(*)::int AS customers, coalesce(sum(s.total_spend), 0) AS total_revenue FROM s GROUP BY s.segment
+    UNION ALL SELECT 'r', s.r::text, count(*)::int, 0 FROM s GROUP BY s.r
+    UNION ALL SELECT 'f', s.f::text, count(*)::int, 0 FROM s GROUP BY s.f
+    UNION ALL SELECT 'm', s.m::text, count(*)::int, 0 FROM s GROUP BY s.m`);
+  return {
+    segments: rows.filter((r) => r.kind === 'segment').map((r) => ({ segment: r.key, customers: r.customers, total_revenue: r.total_revenue })),
+    scores: rows.filter((r) => r.kind !== 'segment').map((r) => ({ dimension: r.kind as 'r' | 'f' | 'm', score: Number(r.key), customers: r.customers })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLV sufficient statistics
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Per-customer purchase days up to asOf (inclusive, tenant-local calendar days): completed orders, net of
+ * partial refunds, orders of one customer on one local day summed into one purchase. Columns:
+ * customer_id, x (purchase days − 1), tx_days (last − first), t_days (asOf − first), repeat_sum (spend on
+ * every purchase day but the first), historic (all spend up to asOf).
+ */
+function purchaseStatistics(tenantId: string, asOf: string, customerId?: string): SQL {
+  return sql`
+    WITH d AS (
+      SELECT o.customer_id, ${localDay(sql`o.completed_at`, tenantId)} AS day, sum(o.total - o.refunded_amount) AS amount
+      FROM orders o
+      JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
+      WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
+        AND o.completed_at < ((${asOf}::date + 1)::timestamp AT TIME ZONE (SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid))
+        ${customerId ? sql`AND o.customer_id = ${customerId}::uuid` : sql``}
+      GROUP BY 1, 2
+    ),
+    f AS (SELECT d.*, min(d.day) OVER (PARTITION BY d.customer_id) AS first_day FROM d)
+    SELECT f.customer_id, (count(*) - 1)::int AS x, (max(f.day) - min(f.day))::int AS tx_days,
+           (${asOf}::date - min(f.day))::int AS t_days,
+           coalesce(sum(f.amount) FILTER (WHERE f.day > f.first_day), 0) AS repeat_sum,
+           sum(f.amount) AS historic
+    FROM f GROUP BY f.customer_id`;
+}
+
+export interface StatisticsRow {
+  x: number;
+  tx_days: number;
+  t_days: number;
+  repeat_sum: number;
+}
+
+/** Statistics grouped into weighted rows of identical values: what the fit needs (a few thousand rows at 1M customers). */
+export async function groupedStatistics(db: Executor, tenantId: string, asOf: string): Promise<(StatisticsRow & { weight: number })[]> {
+  return db.rows(sql`
+    SELECT s.x, s.tx_days, s.t_days, s.repeat_sum, count(*)::int AS weight
+    FROM (${purchaseStatistics(tenantId, asOf)}) s
+    GROUP BY s.x, s.tx_days, s.t_days, s.repeat_sum`);
+}
+
+export interface CustomerStatisticsRow extends StatisticsRow {
+  customer_id: string;
+  historic: number;
+  source: string | null;
+  rfm_segment: string | null;
+}
+
+export async function customerStatistics(db: Executor, tenantId: string, asOf: string, customerId?: string): Promise<CustomerStatisticsRow[]> {
+  return db.rows(sql`
+    SELECT s.*, c.source, c.rfm_segment
+    FROM (${purchaseStatistics(tenantId, asOf, customerId)}) s
+    JOIN customers c ON c.tenant_id = ${tenantId}::uuid AND c.id = s.customer_id`);
+}
+
+export interface CustomerNameRow {
+  id: string;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  external_id: string | null;
+}
+
+export async function customerNames(db: Executor, tenantId: string, ids: string[]): Promise<CustomerNameRow[]> {
+  if (ids.length === 0) return [];
+  return db.rows(sql`
+    SELECT c.id, c.first_name, c.last_name, c.email, c.external_id FROM customers c
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${arr(ids)}::uuid[])`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored model, acquisition costs
+// ---------------------------------------------------------------------------------------------
+
+export interface StoredModelRow {
+  time_unit: 'day' | 'week';
+  as_of: string;
+  params: {
+    bgnbd: { r: number; alpha: number; a: number; b: number };
+    gamma_gamma: { p: number; q: number; v: number; log_likelihood: number; customers: number };
+    repeat_customers: number;
+  };
+  log_likelihood: number;
+  customers: number;
+  fitted_at: Date;
+}
+
+export async function storedModel(db: Executor, tenantId: string, timeUnit: string): Promise<StoredModelRow | undefined> {
+  return db.one(sql`
+    SELECT m.time_unit, m.as_of, m.params, m.log_likelihood, m.customers, m.fitted_at
+    FROM clv_models m WHERE m.tenant_id = ${tenantId}::uuid AND m.time_unit = ${timeUnit}`);
+}
+
+export async function saveModel(db: Executor, tenantId: string, m: Omit<StoredModelRow, 'fitted_at'>): Promise<void> {
+  await db.run(sql`
+    INSERT INTO clv_models (tenant_id, time_unit, as_of, params, log_likelihood, customers)
+    VALUES (${tenantId}::uuid, ${m.time_unit}, ${m.as_of}::date, ${JSON.stringify(m.params)}::jsonb, ${m.log_likelihood}, ${m.customers})
+    ON CONFLICT (tenant_id, time_unit) DO UPDATE SET as_of = excluded.as_of, params = excluded.params,
+      log_likelihood = excluded.log_likelihood, customers = excluded.customers, fitted_at = now()`);
+}
+
+export async function deleteModel(db: Executor, tenantId: string, timeUnit: string): Promise<void> {
+  await db.run(sql`DELETE FROM clv_models WHERE tenant_id = ${tenantId}::uuid AND time_unit = ${timeUnit}`);
+}
+
+export async function acquisitionCosts(db: Executor, tenantId: string): Promise<{ source: string; cost: number; updated_at: Date }[]> {
+  return db.rows(sql`
+    SELECT a.source, a.cost, a.updated_at FROM acquisition_costs a WHERE a.tenant_id = ${tenantId}::uuid ORDER BY a.source`);
+}
+
+export async function replaceAcquisitionCosts(tx: Executor, tenantId: string, costs: { source: string; cost: number }[]): Promise<void> {
+  await tx.run(sql`DELETE FROM acquisition_costs WHERE tenant_id = ${tenantId}::uuid`);
+  if (costs.length === 0) return;
+  await tx.run(sql`
+    INSERT INTO acquisition_costs (tenant_id, source, cost)
+    SELECT ${tenantId}::uuid, u.source, u.cost
+    FROM unnest(${arr(costs.map((c) => c.source))}::text[], ${arr(costs.map((c) => c.cost))}::numeric[]) AS u(source, cost)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scores refresh
+// ---------------------------------------------------------------------------------------------
+
+/** Locks the tenant's customer rows in id order (DESIGN: the same order ingestion locks them in). */
+export async function lockCustomers(tx: Executor, tenantId: string): Promise<void> {
+  await tx.one(sql`SELECT count(*) FROM (SELECT 1 FROM customers c WHERE c.tenant_id = ${tenantId}::uuid ORDER BY c.id FOR UPDATE) l`);
+}
+
+export interface ScoreWriteRow {
+  id: string;
+  old_stage: string | null;
+  new_stage: string | null;
+  rfm_changed: boolean;
+  clv_changed: boolean;
+}
+
+/**
+ * Every score of every live customer of the tenant, in ONE statement (one row write per changed customer):
+ *  - rfm_recency/frequency/monetary/segment (rfmScored; NULL without a purchase);
+ *  - p_alive, predicted_clv from the arrays (customers not in them get NULL);
+ *  - churn_risk, lifecycle_stage, engagement_score from the new values above and the activity tables
+ *    (formulas in README.md, "Scores").
+ * Only rows where something changes are written. Answers, per written row, the old and new lifecycle stage and
+ * whether the RFM or CLV columns changed.
+ */
+export async function writeScores(
+  tx: Executor,
+  tenantId: string,
+  opts: { clv: { ids: string[]; pAlive: number[]; predicted: number[] }; churnThresholdDays: number },
+): Promise<ScoreWriteRow[]> {
+  const t = sql`${tenantId}::uuid`;
+  const threshold = opts.churnThresholdDays;
+  const today = localDay(sql`now()`, tenantId);
+  return tx.rows(sql`
+    WITH u AS MATERIALIZED (
+      SELECT u.id, round(u.p::numeric, 4) AS p, round(u.clv::numeric, 2) AS clv
+      FROM unnest(${arr(opts.clv.ids)}::uuid[], ${arr(opts.clv.pAlive)}::float8[], ${arr(opts.clv.predicted)}::float8[]) AS u(id, p, clv)
+    ),
+    v AS MATERIALIZED (
+      SELECT c.id, c.lifecycle_stage AS old_stage, s.r, s.f, s.m, s.segment, u.p AS p_alive, u.clv AS predicted_clv,
+             (c.rfm_recency IS DISTINCT FROM s.r OR c.rfm_frequency IS DISTINCT FROM s.f
+              OR c.rfm_monetary IS DISTINCT FROM s.m OR c.rfm_segment IS DISTINCT FROM s.segment) AS rfm_changed,
+             (c.p_alive IS DISTINCT FROM u.p OR c.predicted_clv IS DISTINCT FROM u.clv) AS clv_changed,
+             -- BG/NBD gives P(alive) = 1 to a customer who never bought again (dropout happens only after a
+             -- purchase in the model): for them, as without a model, the days-based ramp decides.
+             CASE WHEN u.p IS NOT NULL AND u.p < 1 THEN round(1 - u.p, 4)
+                  WHEN c.last_purchase IS NULL THEN NULL
+                  ELSE round(least(1.0, d.days::numeric / ${threshold}::numeric), 4) END AS churn_risk,
+             CASE WHEN c.last_purchase IS NULL OR c.total_orders = 0 THEN NULL
+                  WHEN d.days > ${threshold}::int THEN 'lost'
+                  WHEN d.days > ${threshold}::int / 2 OR u.p < 0.5 THEN 'at_risk'
+                  WHEN s.segment = 'Champions' THEN 'champion'
+                  WHEN c.total_orders >= 3 THEN 'loyal'
+                  WHEN c.total_orders = 1 AND ${today} - ${localDay(sql`c.first_purchase`, tenantId)} <= 90 THEN 'new'
+                  ELSE 'active' END AS lifecycle_stage,
+             round(
+               40 * least(1.0, coalesce(g.purchases, 0) / 3.0)
+               + 25 * least(1.0, coalesce(g.attended, 0) / 3.0)
+               + 20 * least(1.0, g.email / 5.0)
+               + 15 * least(1.0, g.interactions / 3.0)
+             )::smallint AS engagement_score
+      FROM (${rfmScored(tenantId, { everyone: true })}) s
+      JOIN customers c ON c.tenant_id = ${t} AND c.id = s.id
+      LEFT JOIN u ON u.id = s.id
+      CROSS JOIN LATERAL (
+        SELECT greatest(0, ${today} - ${localDay(sql`c.last_purchase`, tenantId)}) AS days
+      ) d
+      -- Per-customer index lookups (orders by customer, attendance's primary key, activities_customer_idx,
+      -- interactions_customer_list_idx): the cost follows the customers. The time windows of orders and
+      -- interactions are written as "now() - t <= window" on purpose: not sargable on the tenant-wide
+      -- (tenant_id, time) indexes, which a planner without statistics would otherwise pick and scan per customer.
+      CROSS JOIN LATERAL (
+        SELECT
+          (SELECT sum(exp(-greatest(0, extract(epoch FROM now() - o.completed_at)) / 86400.0 / 90.0))
+             FROM orders o
+            -- status || '' keeps the partial tenant-wide index orders_completed_idx out of the plan
+            WHERE o.tenant_id = ${t} AND o.customer_id = c.id AND o.status || '' = 'completed'
+              AND now() - o.completed_at <= interval '365 days') AS purchases,
+          (SELECT sum(exp(-greatest(0, extract(epoch FROM now() - at.checked_in_at)) / 86400.0 / 180.0))
+             FROM attendance at
+            WHERE at.tenant_id = ${t} AND at.customer_id = c.id AND at.checked_in_at >= now() - interval '365 days') AS attended,
+          (SELECT count(*) FILTER (WHERE ac.type = 'email.opened') + 2 * count(*) FILTER (WHERE ac.type = 'email.clicked')
+             FROM activities ac
+            WHERE ac.tenant_id = ${t} AND ac.customer_id = c.id AND ac.type IN ('email.opened', 'email.clicked')
+              AND ac.occurred_at >= now() - interval '90 days' AND ac.occurred_at <= now()) AS email,
+          (SELECT count(*)
+             FROM interactions it
+            WHERE it.tenant_id = ${t} AND it.customer_id = c.id AND it.deleted_at IS NULL
+              AND now() - it.occurred_at BETWEEN interval '0' AND interval '90 days') AS interactions
+      ) g
+    )
+    UPDATE customers c
+    SET rfm_recency = v.r, rfm_frequency = v.f, rfm_monetary = v.m, rfm_segment = v.segment,
+        p_alive = v.p_alive, predicted_clv = v.predicted_clv,
+        churn_risk = v.churn_risk, lifecycle_stage = v.lifecycle_stage, engagement_score = v.engagement_score,
+        updated_at = now()
+    FROM v
+    WHERE c.tenant_id = ${t} AND c.id = v.id
+      AND (v.rfm_changed OR v.clv_changed OR c.churn_risk IS DISTINCT FROM v.churn_risk
+           OR c.lifecycle_stage IS DISTINCT FROM v.lifecycle_stage OR c.engagement_score IS DISTINCT FROM v.engagement_score)
+    RETURNING c.id, v.old_stage, c.lifecycle_stage AS new_stage, v.rfm_changed, v.clv_changed`);
+}
+
+/** Tenants with at least one live customer (the scheduled refresh walks them one by one). */
+export async function tenantIds(db: Executor): Promise<string[]> {
+  const rows = await db.rows<{ id: string }>(sql`SELECT t.id FROM tenants t ORDER BY t.id`);
+  return rows.map((r) => r.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overview, cohorts, purchase patterns
+// ---------------------------------------------------------------------------------------------
+
+export interface OverviewRow {
+  customers: number;
+  buyers: number;
+  active_30: number;
+  active_60: number;
+  active_90: number;
+  new_30: number;
+  existing_30_days_ago: number;
+  new_buyers_30: number;
+  churned: number;
+  average_ltv: number;
+  average_predicted_clv: number | null;
+  average_engagement: number | null;
+}
+
+export async function overview(db: Executor, tenantId: string, churnThresholdDays: number): Promise<OverviewRow> {
+  const row = await db.one<OverviewRow>(sql`
+    SELECT count(*)::int AS customers,
+           count(*) FILTER (WHERE c.total_orders > 0)::int AS buyers,
+           count(*) FILTER (WHERE c.last_purchase >= now() - interval '30 days')::int AS active_30,
+           count(*) FILTER (WHERE c.last_purchase >= now() - interval '60 days')::int AS active_60,
+           count(*) FILTER (WHERE c.last_purchase >= now() - interval '90 days')::int AS active_90,
+           count(*) FILTER (WHERE c.created_at >= now() - interval '30 days')::int AS new_30,
+           count(*) FILTER (WHERE c.created_at < now() - interval '30 days')::int AS existing_30_days_ago,
+           count(*) FILTER (WHERE c.first_purchase >= now() - interval '30 days')::int AS new_buyers_30,
+           count(*) FILTER (WHERE c.total_orders > 0 AND c.last_purchase < now() - make_interval(days => ${churnThresholdDays}::int))::int AS churned,
+           coalesce(round(avg(c.lifetime_value) FILTER (WHERE c.total_orders > 0), 2), 0) AS average_ltv,
+           round(avg(c.predicted_clv), 2) AS average_predicted_clv,
+           round(avg(c.engagement_score), 1) AS average_engagement
+    FROM customers c
+    WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE}`);
+  return row!;
+}
+
+export async function lifecycleCounts(db: Executor, tenantId: string): Promise<{ stage: string | null; customers: number }[]> {
+  return db.rows(sql`
+    SELECT c.lifecycle_stage AS stage, count(*)::int AS customers
+    FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE}
+    GROUP BY c.lifecycle_stage`);
+}
+
+/** Live segments with their size and entries/exits in the last 30 days (segment_membership_history). */
+export async function segmentGrowth(db: Executor, tenantId: string): Promise<{ id: string; name: string; customers: number; entered_30: number; exited_30: number }[]> {
+  return db.rows(sql`
+    SELECT s.id, s.name, s.customer_count AS customers,
+           coalesce(h.entered, 0)::int AS entered_30, coalesce(h.exited, 0)::int AS exited_30
+    FROM segments s
+    LEFT JOIN (
+      SELECT mh.segment_id, count(*) FILTER (WHERE mh.change = 'entered') AS entered, count(*) FILTER (WHERE mh.change = 'exited') AS exited
+      FROM segment_membership_history mh
+      WHERE mh.tenant_id = ${tenantId}::uuid AND mh.at >= now() - interval '30 days'
+      GROUP BY mh.segment_id
+    ) h ON h.segment_id = s.id
+    WHERE s.tenant_id = ${tenantId}::uuid AND s.deleted_at IS NULL
+    ORDER BY s.name`);
+}
+
+/** Completed orders' tenant-local purchase period (period start date), joined to each customer's first period. */
+export async function cohortCells(
+  db: Executor,
+  tenantId: string,
+  period: 'month' | 'week',
+  since: string,
+): Promise<{ cohort: string; period: string; customers: number; revenue: number }[]> {
+  return db.rows(sql`
+    WITH o AS (
+      SELECT o.customer_id, date_trunc(${period}, ${localDay(sql`o.completed_at`, tenantId)})::date AS p,
+             o.total - o.refunded_amount AS amount
+      FROM orders o
+      JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
+      WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
+    ),
+    f AS (SELECT o.customer_id, min(o.p) AS cohort FROM o GROUP BY o.customer_id)
+    SELECT f.cohort, o.p AS period, count(DISTINCT o.customer_id)::int AS customers, sum(o.amount) AS revenue
+    FROM o JOIN f ON f.customer_id = o.customer_id
+    WHERE f.cohort >= ${since}::date
+    GROUP BY f.cohort, o.p
+    ORDER BY f.cohort, o.p`);
+}
+
+export async function weekdayHour(db: Executor, tenantId: string): Promise<{ dow: number; hour: number; orders: number }[]> {
+  return db.rows(sql`
+    SELECT extract(isodow FROM l.t)::int AS dow, extract(hour FROM l.t)::int AS hour, count(*)::int AS orders
+    FROM orders o
+    JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
+    CROSS JOIN LATERAL (
+      SELECT o.completed_at AT TIME ZONE (SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid) AS t
+    ) l
+    WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
+    GROUP BY 1, 2`);
+}
+
+/** Per (order, show) pair: days from the purchase to the show (negative = bought after it started). */
+export async function leadTimes(db: Executor, tenantId: string): Promise<{ days: number; pairs: number }[]> {
+  return db.rows(sql`
+    SELECT floor(extract(epoch FROM e.starts_at - o.completed_at) / 86400)::int AS days, count(*)::int AS pairs
+    FROM (SELECT DISTINCT oi.order_id, oi.event_id FROM order_items oi WHERE oi.tenant_id = ${tenantId}::uuid AND oi.event_id IS NOT NULL) x
+    JOIN orders o ON o.tenant_id = ${tenantId}::uuid AND o.id = x.order_id AND o.status = 'completed' AND o.completed_at IS NOT NULL
+    JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
+    JOIN catalog_events e ON e.tenant_id = ${tenantId}::uuid AND e.id = x.event_id AND e.starts_at IS NOT NULL
+    GROUP BY 1`);
+}
+
+export async function genreAffinity(db: Executor, tenantId: string): Promise<{ genre: string; tickets: number; customers: number; revenue: number }[]> {
+  return db.rows(sql`
+    SELECT g.genre, sum(oi.quantity)::int AS tickets, count(DISTINCT o.customer_id)::int AS customers,
+           sum(oi.quantity * oi.unit_price) AS revenue
+    FROM order_items oi
+    JOIN orders o ON o.tenant_id = oi.tenant_id AND o.id = oi.order_id AND o.status = 'completed'
+    JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
+    JOIN catalog_events e ON e.tenant_id = oi.tenant_id AND e.id = oi.event_id
+    CROSS JOIN LATERAL unnest(e.genres) AS g(genre)
+    WHERE oi.tenant_id = ${tenantId}::uuid
+    GROUP BY g.genre
+    ORDER BY tickets DESC, g.genre`);
+}
+
+/** Tickets per completed order (orders without items are not counted). */
+export async function ticketsPerOrder(db: Executor, tenantId: string): Promise<{ tickets: number; orders: number }[]> {
+  return db.rows(sql`
+    SELECT x.tickets, count(*)::int AS orders
+    FROM (
+      SELECT sum(oi.quantity)::int AS tickets
+      FROM order_items oi
+      JOIN orders o ON o.tenant_id = oi.tenant_id AND o.id = oi.order_id AND o.status = 'completed'
+      JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
+      WHERE oi.tenant_id = ${tenantId}::uuid
+      GROUP BY oi.order_id
+    ) x
+    GROUP BY x.tickets`);
+}
+
+/** Days between a customer's consecutive purchase days (tenant-local). */
+export async function interPurchaseGaps(db: Executor, tenantId: string): Promise<{ days: number; gaps: number }[]> {
+  return db.rows(sql`
+    SELECT g.days, count(*)::int AS gaps
+    FROM (
+      SELECT d.day - lag(d.day) OVER (PARTITION BY d.customer_id ORDER BY d.day) AS days
+      FROM (
+        SELECT DISTINCT o.customer_id, ${localDay(sql`o.completed_at`, tenantId)} AS day
+        FROM orders o
+        JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
+        WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
+      ) d
+    ) g
+    WHERE g.days IS NOT NULL
+    GROUP BY g.days`);
+}

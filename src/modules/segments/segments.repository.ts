@@ -1,0 +1,312 @@
+import { arr, sql, type Executor, type SQL, pgConstraint, pgErrorCode, PG_UNIQUE_VIOLATION } from '../../db/database.js';
+import { AppError } from '../../lib/errors.js';
+
+export interface SegmentRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string | null;
+  type: 'dynamic' | 'static';
+  rules: unknown;
+  auto_update: boolean;
+  customer_count: number;
+  last_refreshed_at: Date | null;
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = sql.raw(`s.id, s.tenant_id, s.name, s.description, s.type, s.rules, s.auto_update, s.customer_count,
+  s.last_refreshed_at, s.created_by, s.created_at, s.updated_at`);
+
+/** A customer that segments may hold: neither soft-deleted nor merged into another. */
+const LIVE = sql.raw('c.deleted_at IS NULL AND c.merged_into IS NULL');
+
+function nameConflict(err: unknown, name: string): never {
+  if (pgErrorCode(err) === PG_UNIQUE_VIOLATION && pgConstraint(err) === 'segments_name_key') {
+    throw new AppError('segment_exists', `a segment named "${name}" already exists`, { field: 'name', value: name });
+  }
+  throw err;
+}
+
+export async function findSegment(db: Executor, tenantId: string, id: string) {
+  return db.one<SegmentRow>(sql`
+    SELECT ${COLUMNS} FROM segments s
+    WHERE s.tenant_id = ${tenantId}::uuid AND s.id = ${id}::uuid AND s.deleted_at IS NULL`);
+}
+
+/**
+ * Serializes the writers of one segment's membership (create/update, calculate, refresh, static
+ * members, delete) until the transaction ends. Not a row lock: re-evaluation of changed customers
+ * (inside ingestion) inserts members first and updates the segment row last, so a writer that
+ * held the row while inserting members could deadlock with it.
+ */
+export async function lockSegment(db: Executor, tenantId: string, id: string): Promise<void> {
+  await db.run(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`segment:${tenantId}:${id}`}::text, 0))`);
+}
+
+export async function listSegments(
+  db: Executor,
+  q: { tenantId: string; limit: number; after?: { name: string; id: string } },
+): Promise<SegmentRow[]> {
+  return db.rows<SegmentRow>(sql`
+    SELECT ${COLUMNS} FROM segments s
+    WHERE s.tenant_id = ${q.tenantId}::uuid AND s.deleted_at IS NULL
+      ${q.after ? sql`AND (lower(s.name), s.id) > (lower(${q.after.name}::text), ${q.after.id}::uuid)` : sql``}
+    ORDER BY lower(s.name), s.id
+    LIMIT ${q.limit}`);
+}
+
+/** Live segments of a tenant with their rules (dependency checks, refresh planning). */
+export async function listRuleSegments(
+  db: Executor,
+  tenantId: string,
+  opts: { autoUpdateOnly?: boolean } = {},
+): Promise<Pick<SegmentRow, 'id' | 'name' | 'type' | 'rules' | 'auto_update'>[]> {
+  return db.rows(sql`
+    SELECT s.id, s.name, s.type, s.rules, s.auto_update FROM segments s
+    WHERE s.tenant_id = ${tenantId}::uuid AND s.deleted_at IS NULL AND s.type = 'dynamic'
+      ${opts.autoUpdateOnly ? sql`AND s.auto_update` : sql``}
+    ORDER BY s.id`);
+}
+
+/** Ids of the given segment ids that exist (live) in the tenant. */
+export async function existingSegmentIds(db: Executor, tenantId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.rows<{ id: string }>(sql`
+    SELECT s.id FROM segments s
+    WHERE s.tenant_id = ${tenantId}::uuid AND s.id = ANY(${arr(ids)}::uuid[]) AND s.deleted_at IS NULL`);
+  return rows.map((r) => r.id);
+}
+
+export interface SegmentWrite {
+  name: string;
+  description: string | null;
+  type: 'dynamic' | 'static';
+  rules: unknown;
+  autoUpdate: boolean;
+}
+
+export async function insertSegment(db: Executor, tenantId: string, w: SegmentWrite & { createdBy: string }): Promise<SegmentRow> {
+  try {
+    const row = await db.one<SegmentRow>(sql`
+      WITH s AS (
+        INSERT INTO segments (tenant_id, name, description, type, rules, auto_update, created_by)
+        VALUES (${tenantId}::uuid, ${w.name}, ${w.description}, ${w.type},
+                ${w.rules === null ? null : JSON.stringify(w.rules)}::jsonb, ${w.autoUpdate}, ${w.createdBy})
+        RETURNING *
+      )
+      SELECT ${COLUMNS} FROM s`);
+    return row!;
+  } catch (err) {
+    nameConflict(err, w.name);
+  }
+}
+
+export async function updateSegment(db: Executor, tenantId: string, id: string, w: SegmentWrite): Promise<SegmentRow> {
+  try {
+    const row = await db.one<SegmentRow>(sql`
+      WITH s AS (
+        UPDATE segments SET name = ${w.name}, description = ${w.description}, type = ${w.type},
+          rules = ${w.rules === null ? null : JSON.stringify(w.rules)}::jsonb, auto_update = ${w.autoUpdate}, updated_at = now()
+        WHERE tenant_id = ${tenantId}::uuid AND id = ${id}::uuid AND deleted_at IS NULL
+        RETURNING *
+      )
+      SELECT ${COLUMNS} FROM s`);
+    return row!;
+  } catch (err) {
+    nameConflict(err, w.name);
+  }
+}
+
+/** Soft-deletes the segment and drops its membership (history stays). */
+export async function softDeleteSegment(db: Executor, tenantId: string, id: string): Promise<void> {
+  await db.run(sql`DELETE FROM segment_members WHERE tenant_id = ${tenantId}::uuid AND segment_id = ${id}::uuid`);
+  await db.run(sql`
+    UPDATE segments SET deleted_at = now(), updated_at = now(), customer_count = 0
+    WHERE tenant_id = ${tenantId}::uuid AND id = ${id}::uuid`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership
+
+/**
+ * Members that no longer match `predicate` (or whose customer was deleted or merged) leave:
+ * one anti-join DELETE. `customerIds` limits it to those customers.
+ */
+export async function deleteNonMatching(
+  db: Executor,
+  q: { tenantId: string; segmentId: string; predicate: SQL; customerIds?: string[] },
+): Promise<string[]> {
+  const rows = await db.rows<{ customer_id: string }>(sql`
+    DELETE FROM segment_members m
+    WHERE m.tenant_id = ${q.tenantId}::uuid AND m.segment_id = ${q.segmentId}::uuid
+      ${q.customerIds ? sql`AND m.customer_id = ANY(${arr(q.customerIds)}::uuid[])` : sql``}
+      AND NOT EXISTS (
+        SELECT 1 FROM customers c
+        WHERE c.tenant_id = m.tenant_id AND c.id = m.customer_id AND ${LIVE} AND (${q.predicate}))
+    RETURNING m.customer_id`);
+  return rows.map((r) => r.customer_id);
+}
+
+/** Matching customers that are not members yet enter: one INSERT … SELECT with an anti-join. */
+export async function insertMatching(
+  db: Executor,
+  q: { tenantId: string; segmentId: string; predicate: SQL; customerIds?: string[] },
+): Promise<string[]> {
+  const rows = await db.rows<{ customer_id: string }>(sql`
+    INSERT INTO segment_members (tenant_id, segment_id, customer_id, added_at)
+    SELECT c.tenant_id, ${q.segmentId}::uuid, c.id, now()
+    FROM customers c
+    WHERE c.tenant_id = ${q.tenantId}::uuid AND ${LIVE}
+      ${q.customerIds ? sql`AND c.id = ANY(${arr(q.customerIds)}::uuid[])` : sql``}
+      AND (${q.predicate})
+      AND NOT EXISTS (
+        SELECT 1 FROM segment_members m
+        WHERE m.tenant_id = c.tenant_id AND m.segment_id = ${q.segmentId}::uuid AND m.customer_id = c.id)
+    ON CONFLICT DO NOTHING
+    RETURNING customer_id`);
+  return rows.map((r) => r.customer_id);
+}
+
+/** Adds live customers of the tenant to a segment; answers those that were not members. */
+export async function addMembers(db: Executor, tenantId: string, segmentId: string, customerIds: string[]): Promise<string[]> {
+  const rows = await db.rows<{ customer_id: string }>(sql`
+    INSERT INTO segment_members (tenant_id, segment_id, customer_id, added_at)
+    SELECT c.tenant_id, ${segmentId}::uuid, c.id, now()
+    FROM customers c
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${arr(customerIds)}::uuid[]) AND ${LIVE}
+    ON CONFLICT DO NOTHING
+    RETURNING customer_id`);
+  return rows.map((r) => r.customer_id);
+}
+
+export async function removeMembers(db: Executor, tenantId: string, segmentId: string, customerIds: string[]): Promise<string[]> {
+  const rows = await db.rows<{ customer_id: string }>(sql`
+    DELETE FROM segment_members
+    WHERE tenant_id = ${tenantId}::uuid AND segment_id = ${segmentId}::uuid AND customer_id = ANY(${arr(customerIds)}::uuid[])
+    RETURNING customer_id`);
+  return rows.map((r) => r.customer_id);
+}
+
+/** Ids among `customerIds` that are live customers of the tenant. */
+export async function liveCustomerIds(db: Executor, tenantId: string, customerIds: string[]): Promise<string[]> {
+  if (customerIds.length === 0) return [];
+  const rows = await db.rows<{ id: string }>(sql`
+    SELECT c.id FROM customers c
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${arr(customerIds)}::uuid[]) AND ${LIVE}`);
+  return rows.map((r) => r.id);
+}
+
+/** Sets customer_count from the membership table (after a full refresh). */
+export async function recountSegment(db: Executor, tenantId: string, segmentId: string, refreshed: boolean): Promise<number> {
+  const row = await db.one<{ customer_count: number }>(sql`
+    UPDATE segments s SET customer_count = (
+        SELECT count(*) FROM segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.id)
+      ${refreshed ? sql`, last_refreshed_at = now()` : sql``}
+    WHERE s.tenant_id = ${tenantId}::uuid AND s.id = ${segmentId}::uuid
+    RETURNING s.customer_count`);
+  return row?.customer_count ?? 0;
+}
+
+/** Moves customer_count by a difference (re-evaluation of a few customers: no full count). */
+export async function adjustCount(db: Executor, tenantId: string, segmentId: string, delta: number): Promise<void> {
+  if (delta === 0) return;
+  await db.run(sql`
+    UPDATE segments SET customer_count = greatest(0, customer_count + ${delta}::int)
+    WHERE tenant_id = ${tenantId}::uuid AND id = ${segmentId}::uuid`);
+}
+
+export interface MembershipChange {
+  segmentId: string;
+  segmentName: string;
+  customerId: string;
+  change: 'entered' | 'exited';
+}
+
+export async function insertHistory(db: Executor, tenantId: string, changes: MembershipChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  await db.run(sql`
+    INSERT INTO segment_membership_history (tenant_id, segment_id, customer_id, change, at)
+    SELECT ${tenantId}::uuid, x.s, x.c, x.ch, now()
+    FROM unnest(${arr(changes.map((c) => c.segmentId))}::uuid[], ${arr(changes.map((c) => c.customerId))}::uuid[],
+                ${arr(changes.map((c) => c.change))}::text[]) AS x(s, c, ch)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading members
+
+export interface MemberRow {
+  customer_id: string;
+  added_key: string;
+}
+
+/** One page of a segment's members, newest first (added_at, customer id). */
+export async function listMemberIds(
+  db: Executor,
+  q: { tenantId: string; segmentId: string; limit: number; after?: { addedAt: string; customerId: string } },
+): Promise<MemberRow[]> {
+  return db.rows<MemberRow>(sql`
+    SELECT m.customer_id, to_char(m.added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS added_key
+    FROM segment_members m
+    WHERE m.tenant_id = ${q.tenantId}::uuid AND m.segment_id = ${q.segmentId}::uuid
+      ${q.after ? sql`AND (m.added_at, m.customer_id) < (${q.after.addedAt}::timestamptz, ${q.after.customerId}::uuid)` : sql``}
+    ORDER BY m.added_at DESC, m.customer_id DESC
+    LIMIT ${q.limit}`);
+}
+
+/** Count and the newest matching customers' ids for rules not saved yet. */
+export async function previewMatches(
+  db: Executor,
+  q: { tenantId: string; predicate: SQL; sample: number },
+): Promise<{ count: number; ids: string[] }> {
+  const count = await db.one<{ n: number }>(sql`
+    SELECT count(*)::int AS n FROM customers c WHERE c.tenant_id = ${q.tenantId}::uuid AND ${LIVE} AND (${q.predicate})`);
+  const ids = await db.rows<{ id: string }>(sql`
+    SELECT c.id FROM customers c WHERE c.tenant_id = ${q.tenantId}::uuid AND ${LIVE} AND (${q.predicate})
+    ORDER BY c.created_at DESC, c.id DESC LIMIT ${q.sample}`);
+  return { count: count?.n ?? 0, ids: ids.map((r) => r.id) };
+}
+
+/** Names of the live segments each customer belongs to, by name. */
+export async function segmentNamesOf(db: Executor, tenantId: string, customerIds: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (customerIds.length === 0) return out;
+  const rows = await db.rows<{ customer_id: string; name: string }>(sql`
+    SELECT m.customer_id, s.name
+    FROM segment_members m
+    JOIN segments s ON s.tenant_id = m.tenant_id AND s.id = m.segment_id AND s.deleted_at IS NULL
+    WHERE m.tenant_id = ${tenantId}::uuid AND m.customer_id = ANY(${arr(customerIds)}::uuid[])
+    ORDER BY lower(s.name), s.id`);
+  for (const r of rows) {
+    const list = out.get(r.customer_id);
+    if (list) list.push(r.name);
+    else out.set(r.customer_id, [r.name]);
+  }
+  return out;
+}
+
+/** Ids of the live segments each customer belongs to now. */
+export async function segmentIdsOf(db: Executor, tenantId: string, customerIds: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (customerIds.length === 0) return out;
+  const rows = await db.rows<{ customer_id: string; segment_id: string }>(sql`
+    SELECT m.customer_id, m.segment_id
+    FROM segment_members m
+    JOIN segments s ON s.tenant_id = m.tenant_id AND s.id = m.segment_id AND s.deleted_at IS NULL
+    WHERE m.tenant_id = ${tenantId}::uuid AND m.customer_id = ANY(${arr(customerIds)}::uuid[])
+    ORDER BY m.segment_id`);
+  for (const r of rows) {
+    const list = out.get(r.customer_id);
+    if (list) list.push(r.segment_id);
+    else out.set(r.customer_id, [r.segment_id]);
+  }
+  return out;
+}
+
+/** Tenants with auto-update dynamic segments (the scheduled refresh walks them). */
+export async function tenantsWithAutoSegments(db: Executor): Promise<string[]> {
+  const rows = await db.rows<{ tenant_id: string }>(sql`
+    SELECT DISTINCT tenant_id FROM segments WHERE deleted_at IS NULL AND type = 'dynamic' AND auto_update`);
+  return rows.map((r) => r.tenant_id);
+}

@@ -161,7 +161,7 @@ export async function softDeleteCustomer(db: Executor, tenantId: string, id: str
 
 /**
  * Name sort key: last name, first name, company, case-insensitive; NULL when there is no name.
- * Must stay textually identical to the expression of customers_sort_name_idx (0003_customers.sql).
+ * Must stay textually identical to the expression of customers_sort_name_idx (0002_customers.sql).
  */
 const NAME_SORT_KEY = sql.raw(
   `(nullif(btrim(lower(coalesce(c.last_name, '') || ' ' || coalesce(c.first_name, '') || ' ' || coalesce(c.company_name, ''))), ''))`,

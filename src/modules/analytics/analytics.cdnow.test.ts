@@ -20,7 +20,7 @@ import { createTestApp, type TestContext } from '../../test/helpers.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CDNOW_DIR = resolve(here, '../../../../shared/data/cdnow');
+const CDNOW_DIR = resolve(here, '../../test/fixtures/cdnow');
 const SHIFT_YEARS = 28;
 
 interface Line { sampleId: string; date: string; dollars: number }

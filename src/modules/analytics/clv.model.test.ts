@@ -29,7 +29,7 @@ import {
 } from './clv.model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CDNOW_DIR = resolve(here, '../../../../shared/data/cdnow');
+const CDNOW_DIR = resolve(here, '../../test/fixtures/cdnow');
 
 /** CDNOW_sample.txt: master id, sample id, date YYYYMMDD, number of CDs, dollar value. Customer = sample id. */
 function loadCdnowSample(): Transaction[] {

@@ -4,7 +4,7 @@
  * Both models depend on a customer's transaction history only through (x, t_x, T) and (x, m), so the
  * fits run on these statistics — grouped into weighted rows of identical values — and never on raw
  * transactions ("fit on sufficient statistics, not rows"). The derivation follows the convention of
- * Fader, Hardie & Lee (2005) as used for the CDNOW benchmark (see shared/data/cdnow/README.md):
+ * Fader, Hardie & Lee (2005) as used for the CDNOW benchmark (see src/test/fixtures/cdnow/README.md):
  *  - only transactions on or before `asOf` count;
  *  - all transactions of a customer on the same calendar day are ONE purchase (amounts add up);
  *  - x   = number of distinct purchase days − 1 (repeat purchases; the first purchase starts the clock);

@@ -268,40 +268,32 @@ export async function previewMatches(
   return { count: count?.n ?? 0, ids: ids.map((r) => r.id) };
 }
 
-/** Names of the live segments each customer belongs to, by name. */
-export async function segmentNamesOf(db: Executor, tenantId: string, customerIds: string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
+/** The live segments each customer belongs to now (ordered by name), grouped by customer. */
+export async function membershipsOf(
+  db: Executor,
+  tenantId: string,
+  customerIds: string[],
+): Promise<Map<string, { id: string; name: string }[]>> {
+  const out = new Map<string, { id: string; name: string }[]>();
   if (customerIds.length === 0) return out;
-  const rows = await db.rows<{ customer_id: string; name: string }>(sql`
-    SELECT m.customer_id, s.name
+  const rows = await db.rows<{ customer_id: string; id: string; name: string }>(sql`
+    SELECT m.customer_id, s.id, s.name
     FROM segment_members m
     JOIN segments s ON s.tenant_id = m.tenant_id AND s.id = m.segment_id AND s.deleted_at IS NULL
     WHERE m.tenant_id = ${tenantId}::uuid AND m.customer_id = ANY(${arr(customerIds)}::uuid[])
     ORDER BY lower(s.name), s.id`);
-  for (const r of rows) {
-    const list = out.get(r.customer_id);
-    if (list) list.push(r.name);
-    else out.set(r.customer_id, [r.name]);
+  for (const { customer_id, ...segment } of rows) {
+    const list = out.get(customer_id);
+    if (list) list.push(segment);
+    else out.set(customer_id, [segment]);
   }
   return out;
 }
 
-/** Ids of the live segments each customer belongs to now. */
-export async function segmentIdsOf(db: Executor, tenantId: string, customerIds: string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  if (customerIds.length === 0) return out;
-  const rows = await db.rows<{ customer_id: string; segment_id: string }>(sql`
-    SELECT m.customer_id, m.segment_id
-    FROM segment_members m
-    JOIN segments s ON s.tenant_id = m.tenant_id AND s.id = m.segment_id AND s.deleted_at IS NULL
-    WHERE m.tenant_id = ${tenantId}::uuid AND m.customer_id = ANY(${arr(customerIds)}::uuid[])
-    ORDER BY m.segment_id`);
-  for (const r of rows) {
-    const list = out.get(r.customer_id);
-    if (list) list.push(r.segment_id);
-    else out.set(r.customer_id, [r.segment_id]);
-  }
-  return out;
+/** Names of the live segments each customer belongs to, by name. */
+export async function segmentNamesOf(db: Executor, tenantId: string, customerIds: string[]): Promise<Map<string, string[]>> {
+  const all = await membershipsOf(db, tenantId, customerIds);
+  return new Map([...all].map(([id, segments]) => [id, segments.map((s) => s.name)]));
 }
 
 /** Tenants with auto-update dynamic segments (the scheduled refresh walks them). */

@@ -162,9 +162,9 @@ async function publishSegmentChanges(tx: Executor, tenantId: string, changes: Me
     if (list) list.push(c);
     else byCustomer.set(c.customerId, [c]);
   }
-  const now = await repo.segmentIdsOf(tx, tenantId, [...byCustomer.keys()]);
+  const now = await repo.membershipsOf(tx, tenantId, [...byCustomer.keys()]);
   const events = [...byCustomer].map(([customerId, list]) => {
-    const after = now.get(customerId) ?? [];
+    const after = (now.get(customerId) ?? []).map((s) => s.id).sort();
     const entered = list.filter((c) => c.change === 'entered');
     const exited = list.filter((c) => c.change === 'exited');
     const before = [...after.filter((id) => !entered.some((c) => c.segmentId === id)), ...exited.map((c) => c.segmentId)].sort();

@@ -45,6 +45,31 @@ export interface Config {
   webhookMaxAttempts: number;
   /** How often the worker fans out the outbox and sends due webhooks. */
   outboxPollIntervalSeconds: number;
+  /** RabbitMQ integration; null when RABBITMQ_URL is unset (off). */
+  rabbitmq: RabbitmqConfig | null;
+}
+
+export interface RabbitmqConfig {
+  url: string;
+  /** Topic exchange the platform publishes its events to (consumed). */
+  eventsExchange: string;
+  /** Durable queue the CRM consumes from, bound to eventsExchange. */
+  eventsQueue: string;
+  /** Binding key of eventsQueue on eventsExchange (`#` = everything). */
+  eventsBinding: string;
+  /** Topic exchange the outbox's events are published to (routing key = event type). */
+  publishExchange: string;
+  /** Exchange (fanout) and queue that receive poison messages. */
+  deadLetterExchange: string;
+  deadLetterQueue: string;
+  /** The tenant whose events the queue carries; null: every message names its tenant. */
+  tenantId: string | null;
+  /** Unacknowledged messages in flight per consumer. */
+  prefetch: number;
+  /** Wait before a message that failed on a transient error is requeued. */
+  retryDelayMs: number;
+  /** Longest wait between reconnect attempts (the backoff doubles from 500 ms up to this). */
+  reconnectMaxDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -134,5 +159,34 @@ export function loadConfig(env: Env = process.env): Config {
     webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10000, 100, 120000),
     webhookMaxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 12, 1, 50),
     outboxPollIntervalSeconds: int(env, 'OUTBOX_POLL_INTERVAL_SECONDS', 2, 1, 60),
+    rabbitmq: loadRabbitmqConfig(env),
+  };
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function loadRabbitmqConfig(env: Env): RabbitmqConfig | null {
+  const url = str(env, 'RABBITMQ_URL');
+  if (!url) return null;
+  if (!/^amqps?:\/\//.test(url)) throw new ConfigError('RABBITMQ_URL must start with amqp:// or amqps://');
+  const tenantId = str(env, 'RABBITMQ_TENANT_ID');
+  if (tenantId && !UUID_RE.test(tenantId)) throw new ConfigError(`RABBITMQ_TENANT_ID must be a tenant id (uuid), got "${tenantId}"`);
+  const name = (variable: string, fallback: string) => {
+    const v = str(env, variable) ?? fallback;
+    if (v.length > 255) throw new ConfigError(`${variable} must be at most 255 characters`);
+    return v;
+  };
+  return {
+    url,
+    eventsExchange: name('RABBITMQ_EVENTS_EXCHANGE', 'crm.platform'),
+    eventsQueue: name('RABBITMQ_EVENTS_QUEUE', 'crm.events'),
+    eventsBinding: name('RABBITMQ_EVENTS_BINDING', '#'),
+    publishExchange: name('RABBITMQ_PUBLISH_EXCHANGE', 'crm.events.out'),
+    deadLetterExchange: name('RABBITMQ_DEAD_LETTER_EXCHANGE', 'crm.dead-letter'),
+    deadLetterQueue: name('RABBITMQ_DEAD_LETTER_QUEUE', 'crm.events.dead'),
+    tenantId: tenantId?.toLowerCase() ?? null,
+    prefetch: int(env, 'RABBITMQ_PREFETCH', 10, 1, 1000),
+    retryDelayMs: int(env, 'RABBITMQ_RETRY_DELAY_MS', 5000, 0, 600000),
+    reconnectMaxDelayMs: int(env, 'RABBITMQ_RECONNECT_MAX_DELAY_MS', 30000, 100, 600000),
   };
 }

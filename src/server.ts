@@ -8,12 +8,16 @@ import { migrate } from './db/migrate.js';
 import { JobQueue } from './jobs/queue.js';
 import { defineJobs } from './jobs/registry.js';
 import { bootstrap } from './modules/auth/auth.service.js';
+import { RabbitmqConsumer } from './modules/rabbitmq/rabbitmq.consumer.js';
+import { RabbitmqPublisher } from './modules/rabbitmq/rabbitmq.publisher.js';
 
 /**
  * Start and stop of the service: `crm serve` (API + worker) and `crm worker` (jobs only).
- * Start: lock (embedded database) → open → migrate → bootstrap → job queue → HTTP.
- * Stop (graceful): /readyz 503 → listener closed, in-flight requests finish → running jobs
- * finish → database closed → lock released.
+ * Start: lock (embedded database) → open → migrate → bootstrap → job queue (→ RabbitMQ consumer,
+ * where the worker runs and RABBITMQ_URL is set) → HTTP.
+ * Stop (graceful): /readyz 503 → RabbitMQ consumer stopped (no new messages, the one being applied
+ * finishes) → listener closed, in-flight requests finish → running jobs finish → RabbitMQ publisher
+ * closed → database closed → lock released.
  */
 
 export type ServiceMode = 'serve' | 'worker';
@@ -50,6 +54,8 @@ export async function startService(config: Config, opts: StartOptions): Promise<
   const { db } = opened;
   let queue: JobQueue | null = null;
   let app: CrmApp | null = null;
+  let consumer: RabbitmqConsumer | null = null;
+  const publisher = config.rabbitmq ? new RabbitmqPublisher(config.rabbitmq, log) : null;
   try {
     const applied = await migrate(db);
     log.info({ database: db.kind, location: config.databaseUrl ? redactUrl(config.databaseUrl) : config.dataDir, applied }, applied.length ? 'migrations applied' : 'database schema up to date');
@@ -63,10 +69,14 @@ export async function startService(config: Config, opts: StartOptions): Promise<
     }
 
     queue = new JobQueue(db, log);
-    defineJobs(queue, { db, config });
+    defineJobs(queue, { db, config, rabbitmqPublisher: publisher });
     const work = opts.mode === 'worker' || config.runWorker;
     await queue.start({ work });
     log.info({ work }, work ? 'job worker started' : 'job queue started (sending only; RUN_WORKER=false)');
+    if (work && config.rabbitmq) {
+      consumer = new RabbitmqConsumer({ db, config, log });
+      await consumer.start();
+    }
 
     let port: number | null = null;
     if (opts.mode === 'serve') {
@@ -77,18 +87,21 @@ export async function startService(config: Config, opts: StartOptions): Promise<
       opened.lock?.update({ port });
     }
 
-    const started = { app, queue };
+    const started = { app, queue, consumer };
     let stopping: Promise<void> | null = null;
     const stop = () => {
       stopping ??= (async () => {
         const begun = Date.now();
         log.info('graceful shutdown: readiness off, draining requests and jobs');
         started.app?.markNotReady();
+        // The consumer first: it writes to the database and takes no HTTP traffic to drain.
+        if (started.consumer) await started.consumer.stop();
         if (started.app && config.shutdownDelayMs > 0) await sleep(config.shutdownDelayMs);
         // HTTP first: an in-flight request may still enqueue a job.
         if (started.app) await started.app.close();
         const left = config.shutdownTimeoutMs > 0 ? Math.max(1000, config.shutdownTimeoutMs - (Date.now() - begun)) : 60_000;
         await started.queue.stop(left);
+        await publisher?.close();
         await opened.close();
         log.info({ ms: Date.now() - begun }, 'stopped');
       })();
@@ -96,8 +109,10 @@ export async function startService(config: Config, opts: StartOptions): Promise<
     };
     return { mode: opts.mode, db, queue, app, port, bootstrap: boot, stop };
   } catch (err) {
+    await consumer?.stop().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await queue?.stop(1000).catch(() => undefined);
+    await publisher?.close().catch(() => undefined);
     await opened.close().catch(() => undefined);
     throw err;
   }

@@ -5,13 +5,17 @@ import { defineAnalyticsJobs } from '../modules/analytics/analytics.jobs.js';
 import { defineAuthJobs } from '../modules/auth/auth.jobs.js';
 import { defineIngestJobs } from '../modules/ingest/ingest.jobs.js';
 import { defineOutboxJobs } from '../modules/outbox/outbox.jobs.js';
+import { defineRabbitmqJobs } from '../modules/rabbitmq/rabbitmq.jobs.js';
+import type { RabbitmqPublisher } from '../modules/rabbitmq/rabbitmq.publisher.js';
 import { defineSegmentJobs } from '../modules/segments/segments.jobs.js';
 
 /** Every capability's background jobs. A capability with jobs adds its define function here. */
-export function defineJobs(queue: JobQueue, deps: { db: Database; config: Config }): void {
+export function defineJobs(queue: JobQueue, deps: { db: Database; config: Config; rabbitmqPublisher?: RabbitmqPublisher | null }): void {
   defineAuthJobs(queue, deps);
   defineIngestJobs(queue, deps);
   defineOutboxJobs(queue, deps);
+  // After the outbox jobs: with RabbitMQ on it adds the publisher and redefines outbox.purge.
+  if (deps.config.rabbitmq && deps.rabbitmqPublisher) defineRabbitmqJobs(queue, { ...deps, publisher: deps.rabbitmqPublisher });
   defineSegmentJobs(queue, deps);
   defineAnalyticsJobs(queue, deps);
 }

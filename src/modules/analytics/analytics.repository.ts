@@ -469,3 +469,74 @@ export async function interPurchaseGaps(db: Executor, tenantId: string): Promise
     WHERE g.days IS NOT NULL
     GROUP BY g.days`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// VIP rule (issue 4, item 7)
+// ---------------------------------------------------------------------------------------------
+
+export interface VipRuleRow {
+  top_percent: number;
+  min_total_spend: number | null;
+  rules: unknown;
+  updated_by: string | null;
+  updated_at: Date;
+}
+
+export async function vipRule(db: Executor, tenantId: string): Promise<VipRuleRow | undefined> {
+  return db.one<VipRuleRow>(sql`
+    SELECT v.top_percent::float8 AS top_percent, v.min_total_spend::float8 AS min_total_spend, v.rules, v.updated_by, v.updated_at
+    FROM vip_rules v WHERE v.tenant_id = ${tenantId}::uuid`);
+}
+
+export async function saveVipRule(
+  tx: Executor,
+  tenantId: string,
+  r: { topPercent: number; minTotalSpend: number | null; rules: unknown; updatedBy: string },
+): Promise<void> {
+  await tx.run(sql`
+    INSERT INTO vip_rules (tenant_id, top_percent, min_total_spend, rules, updated_by, updated_at)
+    VALUES (${tenantId}::uuid, ${r.topPercent}::numeric, ${r.minTotalSpend}::numeric,
+            ${r.rules === null ? null : JSON.stringify(r.rules)}::jsonb, ${r.updatedBy}, now())
+    ON CONFLICT (tenant_id) DO UPDATE
+    SET top_percent = EXCLUDED.top_percent, min_total_spend = EXCLUDED.min_total_spend, rules = EXCLUDED.rules,
+        updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`);
+}
+
+/**
+ * Sets is_vip on every live customer of the tenant in ONE UPDATE (rows whose flag changes only):
+ * VIP = (buyer ranked in the top `topPercent` % by total_spend OR total_spend >= minTotalSpend) AND `extra`.
+ * Buyers are live customers with a completed order (total_orders > 0); the top k = ceil(buyers × p / 100)
+ * by rank() over total_spend descending, so customers tied with the k-th are all in. Answers the changes.
+ */
+export async function writeVipFlags(
+  tx: Executor,
+  tenantId: string,
+  r: { topPercent: number; minTotalSpend: number | null; extra: SQL | null },
+): Promise<{ id: string; is_vip: boolean }[]> {
+  const t = sql`${tenantId}::uuid`;
+  return tx.rows(sql`
+    WITH b AS MATERIALIZED (
+      SELECT c.id, rank() OVER (ORDER BY c.total_spend DESC) AS rk, count(*) OVER () AS n
+      FROM customers c
+      WHERE c.tenant_id = ${t} AND ${LIVE} AND c.total_orders > 0
+    ),
+    v AS MATERIALIZED (
+      SELECT c.id,
+             (((b.rk IS NOT NULL AND b.rk <= ceil(b.n * ${r.topPercent}::numeric / 100))
+               OR (${r.minTotalSpend}::numeric IS NOT NULL AND c.total_spend >= ${r.minTotalSpend}::numeric))
+              ${r.extra ? sql`AND (${r.extra})` : sql``}) AS vip
+      FROM customers c
+      LEFT JOIN b ON b.id = c.id
+      WHERE c.tenant_id = ${t} AND ${LIVE}
+    )
+    UPDATE customers c SET is_vip = v.vip, updated_at = now()
+    FROM v
+    WHERE c.tenant_id = ${t} AND c.id = v.id AND c.is_vip IS DISTINCT FROM v.vip
+    RETURNING c.id, c.is_vip`);
+}
+
+export async function countVips(db: Executor, tenantId: string): Promise<number> {
+  const row = await db.one<{ n: number }>(sql`
+    SELECT count(*)::int AS n FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE} AND c.is_vip`);
+  return row?.n ?? 0;
+}

@@ -4,6 +4,7 @@ import { errorResponses, IdParams } from '../../lib/schemas.js';
 import * as s from './analytics.schemas.js';
 import * as service from './analytics.service.js';
 import { refreshScores } from './scores.service.js';
+import * as vip from './vip.service.js';
 
 const tags = ['analytics'];
 
@@ -74,4 +75,21 @@ export default async function analyticsRoutes(app: CrmApp, { db, config }: AppDe
       body: s.AcquisitionCostsBody, response: { 200: s.AcquisitionCostsResponse, ...responses },
     },
   }, async (req) => service.putAcquisitionCosts(ctx(req), req.body.costs));
+
+  app.get('/analytics/vip-rule', {
+    schema: {
+      tags, summary: 'The tenant\'s VIP rule (default: top 5 % of buyers by total spend, or total spend >= 5000) and how many customers are VIP',
+      response: { 200: s.VipRuleResponse, ...responses },
+    },
+  }, async (req) => vip.getVipRule(db, req.auth.tenantId));
+
+  app.put('/analytics/vip-rule', {
+    config: { minRole: 'admin' },
+    schema: {
+      tags, summary: 'Replace the VIP rule; every customer\'s is_vip is recomputed at once (one UPDATE, vip.changed timeline entries)',
+      description: 'VIP = (buyer in the top top_percent % by total_spend OR total_spend >= min_total_spend) AND rules. '
+        + 'Invalid rules answer 400 invalid_rule with details.path.',
+      body: s.VipRuleBody, response: { 200: s.VipRuleResponse, ...responses },
+    },
+  }, async (req) => vip.putVipRule(db, req.auth.tenantId, req.auth.actor, req.body));
 }

@@ -109,6 +109,7 @@ export const RefreshResponse = Type.Object({
   clv_updated: Count,
   scores_updated: Count,
   lifecycle_changes: Count,
+  vip_changes: Type.Integer({ minimum: 0, description: 'customers whose is_vip flag changed' }),
 });
 
 const AcquisitionCost = Type.Object(
@@ -199,3 +200,31 @@ export const PurchasePatternsResponse = Type.Object({
 });
 
 export const analyticsErrors = { 422: ErrorResponse };
+
+// ---------------------------------------------------------------------------------------------
+// VIP rule (issue 4, item 7)
+
+const VipRules = Type.Unsafe<unknown>({
+  description: 'optional extra segment rule tree (README, "Segments"), ANDed with the spend criteria; may not use is_vip or segment',
+  anyOf: [{ type: 'object' }, { type: 'array' }, { type: 'null' }],
+});
+
+export const VipRuleBody = Type.Object(
+  {
+    top_percent: Type.Number({ minimum: 0, maximum: 50, description: 'share of buyers, ranked by total_spend, that are VIP (0 = none)' }),
+    min_total_spend: Nullable(Type.Number({ minimum: 0, maximum: 999_999_999_999.99, description: 'total_spend from which a customer is VIP; null disables' })),
+    rules: Type.Optional(VipRules),
+  },
+  { additionalProperties: false },
+);
+
+export const VipRuleResponse = Type.Object({
+  top_percent: Type.Number(),
+  min_total_spend: Nullable(Type.Number()),
+  rules: Nullable(Type.Unsafe<unknown>({ type: 'object', additionalProperties: true, description: 'normalized rule tree' })),
+  is_default: Type.Boolean({ description: 'true while the tenant has not set a rule (top 5 %, or total_spend >= 5000)' }),
+  updated_at: Nullable(DateTime),
+  vip_customers: Count,
+  became_vip: Type.Optional(Type.Integer({ minimum: 0, description: 'PUT: customers that became VIP' })),
+  lost_vip: Type.Optional(Type.Integer({ minimum: 0, description: 'PUT: customers that stopped being VIP' })),
+});

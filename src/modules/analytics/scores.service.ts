@@ -5,6 +5,7 @@ import { enqueueEvents } from '../outbox/outbox.repository.js';
 import { insertActivities } from '../timeline/timeline.repository.js';
 import * as repo from './analytics.repository.js';
 import { fitTenantModel } from './analytics.service.js';
+import { applyVipRule } from './vip.service.js';
 import { DAYS_PER_TIME_UNIT, predictAll, type ClvModel, type CustomerStatistics } from './clv.model.js';
 
 /** The unit the stored model and the profile scores use. */
@@ -21,6 +22,8 @@ export interface RefreshResult {
   clv_updated: number;
   scores_updated: number;
   lifecycle_changes: number;
+  /** customers whose is_vip flag the tenant's VIP rule changed (vip.service.ts) */
+  vip_changes: number;
 }
 
 /**
@@ -29,7 +32,8 @@ export interface RefreshResult {
  *  2. in one transaction, with the customer rows locked in id order: ONE UPDATE writing RFM, p_alive and
  *     predicted_clv (from arrays; NULL without a model or without purchases), churn_risk, lifecycle_stage
  *     and engagement_score of every customer whose values change, then a lifecycle.changed timeline entry
- *     plus a customer.lifecycle_changed outbox event for every customer whose stage changed.
+ *     plus a customer.lifecycle_changed outbox event for every customer whose stage changed;
+ *  3. in the same transaction, is_vip from the tenant's VIP rule (one UPDATE; vip.changed timeline entries).
  * The profile's lifetime_value is left as ingestion computes it (historic spend); predicted_clv sits
  * next to it (README, "Analytics").
  */
@@ -120,6 +124,7 @@ export async function refreshScores(db: Executor, config: Config, tenantId: stri
         occurredAt: now,
       })));
     }
+    const vip = await applyVipRule(tx, tenantId);
     return {
       tenant_id: tenantId,
       as_of: asOf,
@@ -128,6 +133,7 @@ export async function refreshScores(db: Executor, config: Config, tenantId: stri
       clv_updated: clvUpdated,
       scores_updated: changed.length,
       lifecycle_changes: changes.length,
+      vip_changes: vip.became_vip + vip.lost_vip,
     };
   });
 }

@@ -28,6 +28,7 @@ export interface CustomerRow {
   custom_fields: Record<string, unknown>;
   loyalty_tier: string | null;
   loyalty_points: number;
+  is_vip: boolean;
   total_orders: number;
   total_spend: number;
   events_attended: number;
@@ -57,7 +58,7 @@ const JSON_COLUMNS = new Set<EditableColumn>(['addresses', 'preferences', 'conse
 const COLUMNS = sql.raw(`
   c.id, c.tenant_id, c.external_id, c.email, c.phone, c.first_name, c.last_name, c.company_name, c.customer_type,
   c.status, c.date_of_birth, c.gender, c.addresses, c.city, c.state, c.country, c.postal_code, c.source, c.tags,
-  c.preferences, c.consent, c.custom_fields, c.loyalty_tier, c.loyalty_points, c.total_orders, c.total_spend,
+  c.preferences, c.consent, c.custom_fields, c.loyalty_tier, c.loyalty_points, c.is_vip, c.total_orders, c.total_spend,
   c.events_attended, c.average_order_value, c.lifetime_value, c.first_purchase, c.last_purchase,
   c.last_contact_at, c.last_activity_at, c.merged_into, c.deleted_at, c.created_at, c.updated_at`);
 

@@ -121,6 +121,7 @@ export const CustomerProfile = Type.Object(
     custom_fields: JsonObject,
     loyalty_tier: Nullable(Type.String()),
     loyalty_points: Type.Integer(),
+    is_vip: Type.Boolean({ description: 'set by the tenant\'s VIP rule (GET /analytics/vip-rule)' }),
     metrics: Metrics,
     segments: Type.Array(Type.String(), { description: 'names of the segments the customer belongs to' }),
     last_contact_at: Nullable(DateTime),

@@ -81,6 +81,7 @@ export function toProfile(row: CustomerRow): CustomerProfile {
     custom_fields: row.custom_fields ?? {},
     loyalty_tier: row.loyalty_tier,
     loyalty_points: row.loyalty_points,
+    is_vip: row.is_vip ?? false,
     metrics: {
       total_orders: row.total_orders,
       total_spend: money(row.total_spend),

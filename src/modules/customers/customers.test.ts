@@ -73,6 +73,7 @@ describe('customer CRUD', () => {
       custom_fields: { shoe_size: 43, member_since: '2019' },
       loyalty_tier: 'bronze',
       loyalty_points: 0,
+      is_vip: false,
       metrics: {
         total_orders: 0, total_spend: 0, events_attended: 0, average_order_value: 0, lifetime_value: 0,
         first_purchase: null, last_purchase: null,

@@ -60,11 +60,16 @@ export async function listOutbox(db: Executor, tenantId: string, limit = 100): P
 /**
  * Deletes what is no longer needed: outbox events fanned out before `eventsBefore`, and finished
  * (succeeded or dead) deliveries last touched before `deliveriesBefore`. Answers the counts.
- * A later consumer of the outbox (RabbitMQ publishing) adds its own marker to the event condition.
+ * With `rabbitmq` (RabbitMQ configured) an event must also have been published there (`rabbitmq_published_at`).
  */
-export async function purgeOld(db: Executor, opts: { eventsBefore: Date; deliveriesBefore: Date }): Promise<{ events: number; deliveries: number }> {
+export async function purgeOld(
+  db: Executor,
+  opts: { eventsBefore: Date; deliveriesBefore: Date; /** RabbitMQ is configured: keep events it has not published yet. */ rabbitmq?: boolean },
+): Promise<{ events: number; deliveries: number }> {
+  const before = opts.eventsBefore.toISOString();
   const events = await db.run(sql`
-    DELETE FROM outbox WHERE webhooks_dispatched_at < ${opts.eventsBefore.toISOString()}::timestamptz`);
+    DELETE FROM outbox WHERE webhooks_dispatched_at < ${before}::timestamptz
+      AND (NOT ${opts.rabbitmq === true}::boolean OR rabbitmq_published_at < ${before}::timestamptz)`);
   const deliveries = await db.run(sql`
     DELETE FROM webhook_deliveries
     WHERE status IN ('succeeded', 'dead') AND updated_at < ${opts.deliveriesBefore.toISOString()}::timestamptz`);

@@ -5,6 +5,7 @@ import { errorResponses, Page } from '../../lib/schemas.js';
 import { CustomerPage, CustomerProfile } from '../customers/customers.schemas.js';
 import * as s from './segments.schemas.js';
 import * as service from './segments.service.js';
+import * as reports from './segments.reports.service.js';
 
 const tags = ['segments'];
 
@@ -88,4 +89,33 @@ export default async function segmentRoutes(app: CrmApp, { db }: AppDeps) {
       params: s.SegmentParams, body: s.MembersBody, response: { 200: s.RemoveMembersResponse, ...errorResponses },
     },
   }, async (req) => service.removeMembers(ctx(req), req.params.id, req.body.customer_ids));
+
+  app.get('/segments/:id/analytics', {
+    schema: {
+      tags, summary: 'Segment analytics: size at the end of each day, entries and exits per day, revenue and LTV of members, share of customers',
+      description: 'The series is rebuilt from membership history over the last `days` tenant-local days (default 90, today included).',
+      params: s.SegmentParams, querystring: s.AnalyticsQuery, response: { 200: s.SegmentAnalytics, ...errorResponses },
+    },
+  }, async (req) => reports.segmentAnalytics(ctx(req), req.params.id, req.query));
+
+  app.get('/segments/:id/export', {
+    // personal data of a segment's members: employees and admins (DESIGN §5 keeps full-database exports from employees;
+    // a segment export is allowed to them), not viewers
+    config: { minRole: 'employee' },
+    schema: {
+      tags, summary: 'The segment\'s members as CSV (UTF-8 with BOM, RFC 4180, spreadsheet formulas neutralized), streamed',
+      description: 'Unknown columns answer 400 validation_failed with details.unknown and details.allowed.',
+      params: s.SegmentParams, querystring: s.ExportQuery,
+      produces: ['text/csv'],
+      response: { 200: Type.String({ description: 'text/csv; charset=utf-8' }), ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const out = await reports.exportMembers(ctx(req), req.params.id, req.query);
+    return reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${out.fileName}"; filename*=UTF-8''${out.fileNameUtf8}`)
+      .header('cache-control', 'no-store')
+      // the declared 200 body is the CSV text; Fastify pipes a stream without serializing it
+      .send(out.stream as unknown as string);
+  });
 }

@@ -88,3 +88,50 @@ export const MembersBody = Type.Object(
 );
 export const AddMembersResponse = Type.Object({ added: Type.Integer(), customer_count: Type.Integer() });
 export const RemoveMembersResponse = Type.Object({ removed: Type.Integer(), customer_count: Type.Integer() });
+
+// ---------------------------------------------------------------------------------------------
+// Analytics and export (issue 4, item 6)
+
+export const AnalyticsQuery = Type.Object(
+  { days: Type.Optional(Type.Integer({ minimum: 1, maximum: 730, default: 90, description: 'window in tenant-local days, ending today' })) },
+  { additionalProperties: false },
+);
+
+const Amount = Type.Number({ description: 'tenant currency, two decimals' });
+const Fraction = Nullable(Type.Number({ description: 'fraction (0.25 = 25 %); null when the base is empty' }));
+
+export const SegmentAnalytics = Type.Object({
+  segment_id: Uuid,
+  name: Type.String(),
+  days: Type.Integer(),
+  from: Nullable(Type.String({ format: 'date', description: 'first day of the series (tenant-local)' })),
+  to: Nullable(Type.String({ format: 'date', description: 'last day of the series: today (tenant-local)' })),
+  members: Type.Integer({ description: 'current members that are live customers' }),
+  customers: Type.Integer({ description: 'live customers of the tenant' }),
+  share_of_customers: Fraction,
+  total_spend: Type.Number({ description: 'revenue of the current members: sum of total_spend' }),
+  average_spend: Nullable(Amount),
+  average_lifetime_value: Nullable(Amount),
+  average_predicted_clv: Nullable(Type.Number({ description: 'over members whose predicted_clv is set; null when none is' })),
+  predicted_clv_members: Type.Integer({ description: 'members with a predicted_clv' }),
+  average_clv: Nullable(Type.Number({ description: 'average of lifetime_value + predicted_clv (0 when not set)' })),
+  entered: Type.Integer({ description: 'entries over the window' }),
+  exited: Type.Integer({ description: 'exits over the window' }),
+  series: Type.Array(Type.Object({
+    date: Type.String({ format: 'date' }),
+    size: Type.Integer({ description: 'members at the end of the day, from membership history' }),
+    entered: Type.Integer(),
+    exited: Type.Integer(),
+  })),
+}, { title: 'SegmentAnalytics' });
+
+export const ExportQuery = Type.Object(
+  {
+    columns: Type.Optional(Type.String({
+      maxLength: 2000,
+      description: 'comma-separated columns (README, "Segments"); default id, external_id, email, phone, first_name, last_name, '
+        + 'city, country, total_orders, total_spend, lifetime_value, loyalty_tier, tags, created_at',
+    })),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,62 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import amqp from 'amqplib';
+import { pino } from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { sql } from '../../db/database.js';
+import { startService } from '../../server.js';
+import { createTestTenant, testConfig } from '../../test/helpers.js';
+import { BROKER_URL, brokerReachable, uniqueNames, waitFor } from './rabbitmq.test-helpers.js';
+
+/** `crm worker` in-process with RABBITMQ_URL set: the consumer and the publisher job are wired in. */
+
+const reachable = await brokerReachable();
+const { names } = uniqueNames();
+const pgUrl = inject('testDatabaseUrl') || null;
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-rabbitmq-test-'));
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+describe.runIf(reachable)('crm worker with RabbitMQ', () => {
+  it('consumes, publishes the outbox through the job, and stops the consumer on shutdown', async () => {
+    const config = testConfig({ ...names, DATA_DIR: dataDir, OUTBOX_POLL_INTERVAL_SECONDS: '1', ...(pgUrl ? { DATABASE_URL: pgUrl } : {}) });
+    const service = await startService(config, { mode: 'worker', logger: pino({ level: 'silent' }) as unknown as FastifyBaseLogger });
+    const conn = await amqp.connect(BROKER_URL);
+    const ch = await conn.createConfirmChannel();
+    try {
+      const t = await createTestTenant(service.db);
+      await ch.assertExchange(names.RABBITMQ_PUBLISH_EXCHANGE, 'topic', { durable: true });
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      await ch.bindQueue(queue, names.RABBITMQ_PUBLISH_EXCHANGE, 'customer.created');
+
+      const ev = {
+        id: `evt_${crypto.randomUUID()}`, type: 'user.registered', occurred_at: new Date(Date.now() - 60_000).toISOString(),
+        customer: { external_id: 'u_1', email: 'worker@exemplu.ro' }, data: {},
+      };
+      ch.publish(names.RABBITMQ_EVENTS_EXCHANGE, 'user.registered', Buffer.from(JSON.stringify(ev)), { persistent: true, headers: { tenant_id: t.tenantId } });
+      await ch.waitForConfirms();
+      const customer = await waitFor('the consumer applied the event', () => service.db.one<{ id: string }>(sql`
+        SELECT id FROM customers WHERE tenant_id = ${t.tenantId}::uuid AND email = 'worker@exemplu.ro'`));
+
+      // The publish job's first cron run comes with the next whole minute; start the chain now.
+      await service.queue.send('rabbitmq.publish', {});
+      const msg = await waitFor('customer.created on the publish exchange', async () => {
+        const m = await ch.get(queue, { noAck: true });
+        return m && m.properties.headers?.tenant_id === t.tenantId ? m : null;
+      }, 30_000);
+      expect(JSON.parse(msg.content.toString())).toMatchObject({ type: 'customer.created', tenant_id: t.tenantId, data: { customer: { id: customer.id } } });
+    } finally {
+      await service.stop();
+      // Stopped: the events queue has no consumer any more.
+      const q = await ch.checkQueue(names.RABBITMQ_EVENTS_QUEUE);
+      expect(q.consumerCount).toBe(0);
+      for (const q2 of [names.RABBITMQ_EVENTS_QUEUE, names.RABBITMQ_DEAD_LETTER_QUEUE]) await ch.deleteQueue(q2).catch(() => undefined);
+      for (const x of [names.RABBITMQ_EVENTS_EXCHANGE, names.RABBITMQ_PUBLISH_EXCHANGE, names.RABBITMQ_DEAD_LETTER_EXCHANGE]) {
+        await ch.deleteExchange(x).catch(() => undefined);
+      }
+      await conn.close();
+    }
+  });
+});

@@ -61,4 +61,28 @@ describe('ingestion pipeline', () => {
     await ctx.app.inject({ method: 'POST', url: '/api/crm/events', headers: t.headers, payload: { events: [order('9', 1200, 'ion@example.ro')] } });
     expect((await listOutbox(ctx.db, t.tenantId)).filter((e) => e.customer_id === customerId)).toHaveLength(3);
   });
+
+  it('publishes customer.updated with from/to for what an ingested customer.updated event really changed', async () => {
+    const t = await createTestTenant(ctx.db);
+    const who = { external_id: 'u_upd', email: 'maria@example.ro', first_name: 'Maria' };
+    const reg = {
+      id: 'evt_reg', type: 'user.registered', occurred_at: new Date(Date.now() - 7200_000).toISOString(), customer: who,
+      data: { city: 'Cluj-Napoca', consent: { marketing_email: true, marketing_sms: false } },
+    };
+    const first = await ctx.app.inject({ method: 'POST', url: '/api/crm/events', headers: t.headers, payload: { events: [reg] } });
+    const customerId = first.json().results[0].customer_id;
+    const upd = {
+      id: 'evt_upd', type: 'customer.updated', occurred_at: new Date(Date.now() - 3600_000).toISOString(), customer: who,
+      // city changes, the e-mail consent is withdrawn, the first name is sent unchanged
+      data: { changes: { city: 'Iași', first_name: 'Maria', consent: { marketing_email: false } } },
+    };
+    const res = await ctx.app.inject({ method: 'POST', url: '/api/crm/events', headers: t.headers, payload: { events: [upd] } });
+    expect(res.json().accepted).toBe(1);
+    const updated = (await listOutbox(ctx.db, t.tenantId)).filter((e) => e.type === 'customer.updated');
+    expect(updated).toHaveLength(1);
+    expect(updated[0].payload).toEqual({
+      customer_id: customerId,
+      changes: { city: { from: 'Cluj-Napoca', to: 'Iași' }, 'consent.marketing_email': { from: true, to: false } },
+    });
+  });
 });

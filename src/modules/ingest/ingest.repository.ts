@@ -136,6 +136,15 @@ export interface ProfilePatch {
 
 
 
+/** The customers' stored profiles as JSON (for before/after comparisons of overwritten fields). */
+export async function readProfiles(tx: Executor, tenantId: string, customerIds: string[]): Promise<Map<string, Record<string, unknown>>> {
+  if (customerIds.length === 0) return new Map();
+  const rows = await tx.rows<{ id: string; profile: Record<string, unknown> }>(sql`
+    SELECT c.id, to_jsonb(c) - 'search_text' AS profile FROM customers c
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = ANY(${arr(customerIds)}::uuid[])`);
+  return new Map(rows.map((r) => [r.id, r.profile]));
+}
+
 /** Text profile fields that fill (when blank) and set (overwrite) handle the same way. */
 const TEXT_FIELDS = ['first_name', 'last_name', 'company_name', 'gender', 'city', 'state', 'country', 'postal_code'] as const;
 

@@ -175,6 +175,27 @@ async function insertNewCustomers(
 }
 
 /**
+ * The `changes` of a customer.updated event, as the API publishes them: { field: { from, to } } for the
+ * fields that really changed; consent per channel (`consent.marketing_email`), without its timestamp.
+ */
+function profileChanges(before: Record<string, unknown>, after: Record<string, unknown>, fields: string[]) {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  for (const f of fields) {
+    if (f === 'consent') {
+      const from = (before.consent ?? {}) as Record<string, unknown>;
+      const to = (after.consent ?? {}) as Record<string, unknown>;
+      for (const k of new Set([...Object.keys(from), ...Object.keys(to)])) {
+        if (k !== 'updated_at' && !same(from[k], to[k])) changes[`consent.${k}`] = { from: from[k] ?? null, to: to[k] ?? null };
+      }
+    } else if (!same(before[f], after[f])) {
+      changes[f] = { from: before[f] ?? null, to: after[f] ?? null };
+    }
+  }
+  return changes;
+}
+
+/**
  * customer.created for a customer made by identity resolution (ingestion, identify): the identity
  * and source it was created with; the rest of the profile follows from later events.
  */
@@ -752,7 +773,19 @@ async function applyPart(tx: Executor, ctx: IngestContext, valid: ValidEvent[], 
   //     ledger entries points and tier: one UPDATE, so one new row version per customer.
   for (const id of orderCustomers) patchOf(id).metrics = true;
   for (const a of attendance) patchOf(a.customerId).metrics = true;
+  // customer.updated events overwrite fields: read them before and after to publish what changed
+  const overwritten = [...patches.values()].filter((p) => p.set && Object.keys(p.set).length > 0);
+  const overwrittenIds = overwritten.map((p) => p.customerId);
+  const before = await repo.readProfiles(tx, tenantId, overwrittenIds);
   const tierChanges = await repo.updateCustomerProfiles(tx, tenantId, [...patches.values()], { ltvDays: config.ltvCalculationPeriodDays });
+  const after = await repo.readProfiles(tx, tenantId, overwrittenIds);
+  const updatedEvents: NewOutboxEvent[] = [];
+  for (const p of overwritten) {
+    const changes = profileChanges(before.get(p.customerId) ?? {}, after.get(p.customerId) ?? {}, Object.keys(p.set!));
+    if (Object.keys(changes).length > 0) {
+      updatedEvents.push({ type: 'customer.updated', customerId: p.customerId, payload: { customer_id: p.customerId, changes } });
+    }
+  }
   for (const c of tierChanges) {
     activities.push({
       customerId: c.customer_id,
@@ -768,6 +801,7 @@ async function applyPart(tx: Executor, ctx: IngestContext, valid: ValidEvent[], 
   await insertActivities(tx, tenantId, activities);
   await enqueueEvents(tx, tenantId, [
     ...activities.filter((a) => a.type === 'customer.created').map(createdEvent),
+    ...updatedEvents,
     ...tierChanges.map((c) => ({
       type: 'customer.tier_changed' as const,
       customerId: c.customer_id,

@@ -253,8 +253,14 @@ describe.runIf(reachable)('RabbitMQ (real broker)', () => {
       const patch = await ctx.app.inject({ method: 'PATCH', url: `/api/crm/customers/${id}`, headers: t.headers, payload: { first_name: 'Publius' } });
       expect(patch.statusCode, patch.body).toBe(200);
 
-      const outcome = await publisher.publishPending(ctx.db);
-      expect(outcome.error).toBeNull();
+      // Other test files share this database's outbox: publish until this tenant's rows are out.
+      await waitFor('this tenant\'s outbox published', async () => {
+        const outcome = await publisher.publishPending(ctx.db);
+        expect(outcome.error).toBeNull();
+        const left = await ctx.db.one<{ n: number }>(sql`
+          SELECT count(*)::int AS n FROM outbox WHERE tenant_id = ${t.tenantId}::uuid AND rabbitmq_published_at IS NULL`);
+        return left!.n === 0;
+      });
       const mine: GetMessage[] = [];
       await waitFor('three events for this tenant', async () => {
         const m = await ch.get(queue, { noAck: true });

@@ -32,6 +32,29 @@ export class JobQueue {
     this.definitions.set(def.name, def);
   }
 
+  /**
+   * A job that runs every few seconds. pg-boss cron has a one-minute grain, so each run queues the
+   * next one `intervalSeconds` later; the per-minute cron restarts the chain if it ever breaks (a
+   * crash between the run and the send). Chains that start twice merge: the next run is sent as a
+   * singleton of its `intervalSeconds` slot, so two runs sending in the same slot queue one job.
+   * Plain pg-boss jobs, so this works the same on PostgreSQL and PGlite and with several workers
+   * (handlers must be safe to run concurrently).
+   */
+  defineTicker(name: string, intervalSeconds: number, run: () => Promise<unknown>): void {
+    this.define({
+      name,
+      cron: '* * * * *',
+      handler: async () => {
+        try {
+          await run();
+        } finally {
+          await this.send(name, {}, { startAfter: intervalSeconds, singletonKey: 'tick', singletonSeconds: intervalSeconds, retryLimit: 0 })
+            .catch(() => null);
+        }
+      },
+    });
+  }
+
   async start(opts: { work: boolean }): Promise<void> {
     await this.boss.start();
     for (const def of this.definitions.values()) {

@@ -14,7 +14,7 @@ export function defineJobs(queue: JobQueue, deps: { db: Database; config: Config
   defineAuthJobs(queue, deps);
   defineIngestJobs(queue, deps);
   defineOutboxJobs(queue, deps);
-  // After the outbox jobs: with RabbitMQ on it adds the publisher and redefines outbox.purge.
+  // With RabbitMQ on: the outbox publisher.
   if (deps.config.rabbitmq && deps.rabbitmqPublisher) defineRabbitmqJobs(queue, { ...deps, publisher: deps.rabbitmqPublisher });
   defineSegmentJobs(queue, deps);
   defineAnalyticsJobs(queue, deps);

@@ -33,10 +33,14 @@ export const OUTBOX_RETENTION_DAYS = 7;
 export const DELIVERY_RETENTION_DAYS = 30;
 
 /** Deletes dispatched events and finished deliveries past their retention. */
-export async function purgeOutbox(db: Executor, opts: { now?: Date } = {}): Promise<{ events: number; deliveries: number }> {
+export async function purgeOutbox(
+  db: Executor,
+  opts: { now?: Date; rabbitmq?: boolean } = {},
+): Promise<{ events: number; deliveries: number }> {
   const now = (opts.now ?? new Date()).getTime();
   return purgeOld(db, {
     eventsBefore: new Date(now - OUTBOX_RETENTION_DAYS * DAY_MS),
     deliveriesBefore: new Date(now - DELIVERY_RETENTION_DAYS * DAY_MS),
+    rabbitmq: opts.rabbitmq,
   });
 }

@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import amqp from 'amqplib';
+import pg from 'pg';
 import { pino } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { sql } from '../../db/database.js';
 import { startService } from '../../server.js';
 import { createTestTenant, testConfig } from '../../test/helpers.js';
@@ -19,9 +20,33 @@ const pgUrl = inject('testDatabaseUrl') || null;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-rabbitmq-test-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
+async function createDatabase(base: string): Promise<string> {
+  const name = `crm_rmq_test_${Date.now()}_${crypto.randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabase(base: string, url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
+  await admin.end();
+}
+
 describe.runIf(reachable)('crm worker with RabbitMQ', () => {
   it('consumes, publishes the outbox through the job, and stops the consumer on shutdown', { timeout: 150_000 }, async () => {
-    const config = testConfig({ ...names, DATA_DIR: dataDir, OUTBOX_POLL_INTERVAL_SECONDS: '1', ...(pgUrl ? { DATABASE_URL: pgUrl } : {}) });
+    // On PostgreSQL the worker gets a database of its own: the suite's shared one holds thousands of other
+    // tenants' outbox events, and this test is about the wiring, not about working through that backlog.
+    const ownUrl = pgUrl ? await createDatabase(pgUrl) : null;
+    onTestFinished(async () => {
+      if (ownUrl) await dropDatabase(pgUrl!, ownUrl);
+    });
+    const config = testConfig({ ...names, DATA_DIR: dataDir, OUTBOX_POLL_INTERVAL_SECONDS: '1', ...(ownUrl ? { DATABASE_URL: ownUrl } : {}) });
     const service = await startService(config, { mode: 'worker', logger: pino({ level: 'silent' }) as unknown as FastifyBaseLogger });
     const conn = await amqp.connect(BROKER_URL);
     const ch = await conn.createConfirmChannel();

@@ -9,6 +9,7 @@ import { JobQueue } from './jobs/queue.js';
 import { defineJobs } from './jobs/registry.js';
 import { bootstrap } from './modules/auth/auth.service.js';
 import { RabbitmqConsumer } from './modules/rabbitmq/rabbitmq.consumer.js';
+import { registerRabbitmqMetrics } from './modules/rabbitmq/rabbitmq.metrics.js';
 import { RabbitmqPublisher } from './modules/rabbitmq/rabbitmq.publisher.js';
 
 /**
@@ -81,6 +82,7 @@ export async function startService(config: Config, opts: StartOptions): Promise<
     let port: number | null = null;
     if (opts.mode === 'serve') {
       app = await buildApp({ config, db, jobs: queue, loggerInstance: log });
+      if (consumer || publisher) registerRabbitmqMetrics(app.metricsRegistry, { consumer, publisher });
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
       port = typeof address === 'object' && address ? address.port : config.port;

@@ -111,6 +111,11 @@ export class RabbitmqConsumer {
     this.cfg = deps.config.rabbitmq;
   }
 
+  /** Consuming on an open channel right now. */
+  get connected(): boolean {
+    return this.channel !== null;
+  }
+
   /** Connects and starts consuming; if the broker is unreachable, keeps retrying in the background. */
   async start(): Promise<void> {
     this.stopping = false;

@@ -19,6 +19,13 @@ export interface PublishOptions {
   maxBatches?: number;
 }
 
+export interface PublisherStats {
+  /** Events confirmed by the broker and marked published. */
+  published: number;
+  /** Publishing runs that stopped at a failure (the next run retries). */
+  failures: number;
+}
+
 export interface PublishOutcome {
   published: number;
   /** The first failure, when a batch stopped early (the next run starts again from that event). */
@@ -39,8 +46,15 @@ export class RabbitmqPublisher {
   private channel: ConfirmChannel | null = null;
   private opening: Promise<ConfirmChannel> | null = null;
   private closed = false;
+  /** Counted since start, exposed at /metrics. */
+  readonly stats: PublisherStats = { published: 0, failures: 0 };
 
   constructor(private readonly cfg: RabbitmqConfig, private readonly log?: Log) {}
+
+  /** A channel to the broker is open (it opens on first use). */
+  get connected(): boolean {
+    return this.channel !== null;
+  }
 
   private async open(): Promise<ConfirmChannel> {
     if (this.channel) return this.channel;
@@ -132,7 +146,9 @@ export class RabbitmqPublisher {
       const r = await this.publishBatch(db, batchSize);
       if (!r) break;
       published += r.published;
+      this.stats.published += r.published;
       if (r.error) {
+        this.stats.failures++;
         this.log?.warn({ err: r.error, published }, 'rabbitmq: publishing the outbox stopped at a failure; the next run retries');
         return { published, error: r.error };
       }

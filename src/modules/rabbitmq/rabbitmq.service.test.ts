@@ -12,7 +12,7 @@ import { startService } from '../../server.js';
 import { createTestTenant, testConfig } from '../../test/helpers.js';
 import { BROKER_URL, brokerReachable, uniqueNames, waitFor } from './rabbitmq.test-helpers.js';
 
-/** `crm worker` in-process with RABBITMQ_URL set: the consumer and the publisher job are wired in. */
+/** `crm serve` in-process with RABBITMQ_URL set: the consumer, the publisher job and their metrics are wired in. */
 
 const reachable = await brokerReachable();
 const { names } = uniqueNames();
@@ -38,16 +38,18 @@ async function dropDatabase(base: string, url: string): Promise<void> {
   await admin.end();
 }
 
-describe.runIf(reachable)('crm worker with RabbitMQ', () => {
-  it('consumes, publishes the outbox through the job, and stops the consumer on shutdown', { timeout: 150_000 }, async () => {
+describe.runIf(reachable)('crm serve with RabbitMQ', () => {
+  it('consumes, publishes the outbox through the job, counts both at /metrics, and stops the consumer on shutdown', { timeout: 150_000 }, async () => {
     // On PostgreSQL the worker gets a database of its own: the suite's shared one holds thousands of other
     // tenants' outbox events, and this test is about the wiring, not about working through that backlog.
     const ownUrl = pgUrl ? await createDatabase(pgUrl) : null;
     onTestFinished(async () => {
       if (ownUrl) await dropDatabase(pgUrl!, ownUrl);
     });
-    const config = testConfig({ ...names, DATA_DIR: dataDir, OUTBOX_POLL_INTERVAL_SECONDS: '1', ...(ownUrl ? { DATABASE_URL: ownUrl } : {}) });
-    const service = await startService(config, { mode: 'worker', logger: pino({ level: 'silent' }) as unknown as FastifyBaseLogger });
+    const config = testConfig({
+      ...names, DATA_DIR: dataDir, OUTBOX_POLL_INTERVAL_SECONDS: '1', HOST: '127.0.0.1', PORT: '0', ...(ownUrl ? { DATABASE_URL: ownUrl } : {}),
+    });
+    const service = await startService(config, { mode: 'serve', logger: pino({ level: 'silent' }) as unknown as FastifyBaseLogger });
     const conn = await amqp.connect(BROKER_URL);
     const ch = await conn.createConfirmChannel();
     try {
@@ -76,6 +78,14 @@ describe.runIf(reachable)('crm worker with RabbitMQ', () => {
         // on a database shared with the rest of the suite, the job first works through its outbox backlog
       }, 90_000);
       expect(JSON.parse(msg.content.toString())).toMatchObject({ type: 'customer.created', tenant_id: t.tenantId, data: { customer: { id: customer.id } } });
+
+      const metrics = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
+      const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+      expect(value('crm_rabbitmq_consumed_messages_total{outcome="applied"}')).toBeGreaterThanOrEqual(1);
+      expect(value('crm_rabbitmq_consumed_messages_total{outcome="dead_lettered"}')).toBe(0);
+      expect(value('crm_rabbitmq_consumer_connected')).toBe(1);
+      expect(value('crm_rabbitmq_published_events_total')).toBeGreaterThanOrEqual(1);
+      expect(value('crm_rabbitmq_publisher_connected')).toBe(1);
     } finally {
       await service.stop();
       // Stopped: the events queue has no consumer any more.

@@ -204,6 +204,53 @@ describe('webhook delivery', () => {
     await retire(t);
   });
 
+  it('an ingested order that moves a customer into a segment and a tier reaches a receiver that was down, signed', async () => {
+    const t = await createTestTenant(ctx.db);
+    const rx = await receiver();
+    const port = rx.port;
+    const sub = await subscribe(t, rx.url, ['customer.segment_changed', 'customer.tier_changed']);
+    const seg = await api(t.headers).post('/segments', {
+      name: 'Big spenders', rules: { conditions: [{ field: 'total_spend', operator: '>=', value: 1000 }] },
+    });
+    expect(seg.statusCode, seg.body).toBe(201);
+    await rx.close(); // the subscriber goes down before the order arrives
+
+    const order = {
+      id: 'evt_big_order', type: 'order.completed', occurred_at: new Date(Date.now() - 3600_000).toISOString(),
+      customer: { email: 'elena@example.ro', first_name: 'Elena' },
+      data: { order_id: 'ord_big', total: 1200, currency: 'RON', items: [{ event_id: 'ev_1', quantity: 2, unit_price: 600 }] },
+    };
+    const res = await api(t.headers).post('/events', { events: [order] });
+    expect(res.statusCode, res.body).toBe(200);
+    const customerId = res.json().results[0].customer_id;
+    await pump();
+    advance(2 * 60 * 60_000);
+    await deliver();
+    const failed = await deliveries(t, sub.id);
+    expect(failed.some((d) => d.attempts > 0 && d.status === 'failed')).toBe(true);
+    expect(rx.received).toHaveLength(0);
+
+    await rx.listen(port); // back an hour or two later: nothing was lost
+    advance(2 * 60 * 60_000);
+    await deliver();
+    expect((await deliveries(t, sub.id)).every((d) => d.status === 'succeeded')).toBe(true);
+    const byType = new Map(rx.received.map((r) => [r.headers['x-crm-event'], r]));
+    expect([...byType.keys()].sort()).toEqual(['customer.segment_changed', 'customer.tier_changed']);
+    const segmentChange = byType.get('customer.segment_changed')!;
+    expect(segmentChange.body.data).toMatchObject({
+      customer_id: customerId, entered: [{ id: seg.json().id, name: 'Big spenders' }], exited: [], old_segments: [], new_segments: [seg.json().id],
+    });
+    const tierChange = byType.get('customer.tier_changed')!;
+    expect(tierChange.body.data).toMatchObject({ customer_id: customerId, old_tier: 'bronze', new_tier: 'silver', cause: 'orders' });
+    for (const r of rx.received) expectValidSignature(r, sub.secret);
+
+    // Redelivering the same order changes nothing and publishes nothing new.
+    expect((await api(t.headers).post('/events', { events: [order] })).statusCode).toBe(200);
+    await pump();
+    expect(rx.received).toHaveLength(2);
+    await retire(t);
+  });
+
   it('retries a receiver that answers 500, then succeeds; attempts are recorded', async () => {
     const t = await createTestTenant(ctx.db);
     let calls = 0;

@@ -1,0 +1,76 @@
+import crypto from 'node:crypto';
+import { arr, sql, type Executor } from '../../db/database.js';
+import { normalizeEmail } from '../../lib/contact.js';
+
+export type SuppressionChannel = 'email' | 'sms';
+export type SuppressionReason = 'unsubscribed' | 'hard_bounce' | 'complaint' | 'erased' | 'manual';
+
+export interface SuppressionEntry {
+  channel: SuppressionChannel;
+  /** Normalized e-mail (trimmed, lower-case) or E.164 phone. */
+  value: string;
+  reason: SuppressionReason;
+}
+
+/**
+ * The stored key of an address: hex SHA-256 of its normalized form. Only the hash is kept, so an
+ * erased person's address is not readable from the list, yet a later import or event with the same
+ * address is still recognized. E-mails are normalized again here (idempotent) so a caller that
+ * passes "Ion@X.ro" still matches; phones must already be E.164 (their normalization needs the
+ * tenant's default region).
+ */
+export function suppressionHash(channel: SuppressionChannel, value: string): string {
+  const normalized = channel === 'email' ? (normalizeEmail(value) ?? value.trim().toLowerCase()) : value.trim();
+  return crypto.createHash('sha256').update(normalized).digest('hex');
+}
+
+/** Adds addresses to the tenant's suppression list; an address already listed keeps its first reason. */
+export async function addSuppressions(exec: Executor, tenantId: string, entries: readonly SuppressionEntry[]): Promise<number> {
+  const valid = entries.filter((e) => e.value && e.value.trim());
+  if (valid.length === 0) return 0;
+  return exec.run(sql`
+    INSERT INTO suppressions (tenant_id, channel, value_hash, reason)
+    SELECT ${tenantId}::uuid, s.channel, s.value_hash, s.reason
+    FROM unnest(${arr(valid.map((e) => e.channel))}::text[], ${arr(valid.map((e) => suppressionHash(e.channel, e.value)))}::text[],
+                ${arr(valid.map((e) => e.reason))}::text[]) AS s(channel, value_hash, reason)
+    ON CONFLICT (tenant_id, channel, value_hash) DO NOTHING`);
+}
+
+/** Which of `values` (normalized addresses) are suppressed on `channel`; answers the given values. */
+export async function findSuppressed(
+  exec: Executor,
+  tenantId: string,
+  channel: SuppressionChannel,
+  values: readonly string[],
+): Promise<Set<string>> {
+  const distinct = [...new Set(values.filter((v) => typeof v === 'string' && v.length > 0))];
+  if (distinct.length === 0) return new Set();
+  const byHash = new Map<string, string[]>();
+  for (const v of distinct) {
+    const h = suppressionHash(channel, v);
+    const list = byHash.get(h);
+    if (list) list.push(v);
+    else byHash.set(h, [v]);
+  }
+  const rows = await exec.rows<{ value_hash: string }>(sql`
+    SELECT value_hash FROM suppressions
+    WHERE tenant_id = ${tenantId}::uuid AND channel = ${channel} AND value_hash = ANY(${arr([...byHash.keys()])}::text[])`);
+  const out = new Set<string>();
+  for (const r of rows) for (const v of byHash.get(r.value_hash) ?? []) out.add(v);
+  return out;
+}
+
+/** Removes addresses listed for one of `reasons` (a person grants consent again). */
+export async function removeSuppressions(
+  exec: Executor,
+  tenantId: string,
+  channel: SuppressionChannel,
+  values: readonly string[],
+  reasons: readonly SuppressionReason[],
+): Promise<number> {
+  if (values.length === 0 || reasons.length === 0) return 0;
+  return exec.run(sql`
+    DELETE FROM suppressions
+    WHERE tenant_id = ${tenantId}::uuid AND channel = ${channel} AND reason = ANY(${arr(reasons)}::text[])
+      AND value_hash = ANY(${arr(values.map((v) => suppressionHash(channel, v)))}::text[])`);
+}

@@ -1,0 +1,210 @@
+import { Liquid, Tag, type Template, type TagToken, type TopLevelToken } from 'liquidjs';
+import mjml2html from 'mjml';
+import { convert } from 'html-to-text';
+import { AppError } from '../../lib/errors.js';
+
+/**
+ * Template compilation and rendering. User-written templates are untrusted: LiquidJS has no file
+ * system here (include/render/layout are refused at parse time), reads own properties only (no
+ * `constructor`/`__proto__`), rejects unknown filters, and every render is bounded in time and
+ * memory. MJML is compiled to HTML once per template with strict validation; Liquid tags pass
+ * through MJML as text and are rendered per recipient, so a 100k send renders Liquid, not MJML.
+ */
+
+export type TemplateFormat = 'mjml' | 'html' | 'text';
+
+export interface TemplateSource {
+  channel: 'email' | 'sms';
+  subject?: string | null;
+  preheader?: string | null;
+  format: TemplateFormat;
+  body: string;
+}
+
+export interface CompiledTemplate {
+  channel: 'email' | 'sms';
+  subject: Template[] | null;
+  preheader: Template[] | null;
+  /** HTML (e-mail, mjml/html formats); null for text-only. */
+  html: Template[] | null;
+  /** Text part; for HTML a text template derived from the HTML once, else rendered per recipient. */
+  text: Template[] | null;
+  /** MJML → HTML output (with Liquid still in it); stored so previews and sends skip MJML. */
+  compiledHtml: string | null;
+}
+
+export interface RenderedContent {
+  subject: string | null;
+  preheader: string | null;
+  html: string | null;
+  text: string;
+}
+
+const PARSE_LIMIT = 300_000;
+const RENDER_LIMIT_MS = 2_000;
+const MEMORY_LIMIT = 20_000_000;
+
+const noFs = {
+  exists: async () => false,
+  existsSync: () => false,
+  readFile: async (): Promise<string> => {
+    throw new Error('templates cannot read files');
+  },
+  readFileSync: (): string => {
+    throw new Error('templates cannot read files');
+  },
+  resolve: (_dir: string, file: string) => file,
+  contains: async () => false,
+  sep: '/',
+  dirname: () => '',
+};
+
+class ForbiddenTag extends Tag {
+  constructor(token: TagToken, remain: TopLevelToken[], liquid: Liquid) {
+    super(token, remain, liquid);
+    throw new Error(`{% ${token.name} %} is not allowed in templates`);
+  }
+
+  *render(): Generator<unknown, void, unknown> {}
+}
+
+function makeLiquid(escapeHtml: boolean): Liquid {
+  const liquid = new Liquid({
+    fs: noFs,
+    root: [],
+    partials: [],
+    layouts: [],
+    relativeReference: false,
+    dynamicPartials: false,
+    strictFilters: true,
+    strictVariables: false,
+    ownPropertyOnly: true,
+    parseLimit: PARSE_LIMIT,
+    renderLimit: RENDER_LIMIT_MS,
+    memoryLimit: MEMORY_LIMIT,
+    cache: false,
+    ...(escapeHtml ? { outputEscape: 'escape' as const } : {}),
+  });
+  for (const tag of ['include', 'render', 'layout']) liquid.registerTag(tag, ForbiddenTag);
+  return liquid;
+}
+
+const htmlLiquid = makeLiquid(true);
+const textLiquid = makeLiquid(false);
+
+export function templateError(field: string, message: string, line?: number, column?: number): AppError {
+  return new AppError('template_invalid', `${field}: ${message}${line ? ` (line ${line})` : ''}`, {
+    field, message, ...(line ? { line } : {}), ...(column ? { column } : {}),
+  });
+}
+
+function parseLiquid(liquid: Liquid, field: string, source: string): Template[] {
+  try {
+    return liquid.parse(source);
+  } catch (err) {
+    const e = err as Error & { token?: { getPosition?: () => [number, number] } };
+    const [line, column] = e.token?.getPosition?.() ?? [undefined, undefined];
+    throw templateError(field, e.message.replace(/, line:\d+, col:\d+$/, ''), line, column);
+  }
+}
+
+const TO_TEXT = {
+  wordwrap: false as const,
+  selectors: [
+    { selector: 'h1', options: { uppercase: false } },
+    { selector: 'h2', options: { uppercase: false } },
+    { selector: 'h3', options: { uppercase: false } },
+    { selector: 'h4', options: { uppercase: false } },
+    { selector: 'h5', options: { uppercase: false } },
+    { selector: 'h6', options: { uppercase: false } },
+    { selector: 'img', format: 'skip' },
+  ],
+};
+
+export function htmlToText(html: string): string {
+  return convert(html, TO_TEXT).trim();
+}
+
+async function mjmlToHtml(body: string): Promise<string> {
+  if (/<mj-include\b/i.test(body)) {
+    const line = body.slice(0, body.search(/<mj-include\b/i)).split('\n').length;
+    throw templateError('body', '<mj-include> is not allowed in templates', line);
+  }
+  try {
+    const out = await mjml2html(body, { validationLevel: 'strict', ignoreIncludes: true, keepComments: false, useMjmlConfigOptions: false });
+    return out.html;
+  } catch (err) {
+    const e = err as { details?: { line?: number; message?: string }[]; errors?: { line?: number; message?: string }[] };
+    const details = e.details ?? e.errors;
+    if (Array.isArray(details) && details.length) {
+      throw new AppError('template_invalid', `body: ${details[0].message}${details[0].line ? ` (line ${details[0].line})` : ''}`, {
+        field: 'body', message: details[0].message, line: details[0].line,
+        errors: details.map((d) => ({ line: d.line, message: d.message })),
+      });
+    }
+    throw templateError('body', `MJML could not be compiled: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Validates and compiles a template; errors are `template_invalid` (400) with details.line.
+ * `compiledHtml` may be given (stored from an earlier compile) to skip MJML.
+ */
+export async function compileTemplate(src: TemplateSource, compiledHtml?: string | null): Promise<CompiledTemplate> {
+  if (src.channel === 'email' && !src.subject?.trim()) throw templateError('subject', 'an e-mail template needs a subject');
+  if (src.channel === 'sms' && src.format !== 'text') throw templateError('format', 'an SMS template is plain text (format "text")');
+  const subject = src.subject ? parseLiquid(textLiquid, 'subject', src.subject) : null;
+  const preheader = src.preheader ? parseLiquid(textLiquid, 'preheader', src.preheader) : null;
+  if (src.format === 'text') {
+    return { channel: src.channel, subject, preheader, html: null, text: parseLiquid(textLiquid, 'body', src.body), compiledHtml: null };
+  }
+  // Liquid is checked on the source first, so its errors carry the author's line numbers.
+  parseLiquid(htmlLiquid, 'body', src.body);
+  const htmlSource = src.format === 'mjml' ? (compiledHtml ?? (await mjmlToHtml(src.body))) : src.body;
+  const html = parseLiquid(htmlLiquid, 'body', htmlSource);
+  let text: Template[] | null = null;
+  try {
+    text = textLiquid.parse(htmlToText(htmlSource));
+  } catch {
+    text = null; // html-to-text mangled a tag: the text part is derived from each rendered HTML instead
+  }
+  return { channel: src.channel, subject, preheader, html, text, compiledHtml: src.format === 'mjml' ? htmlSource : null };
+}
+
+async function renderPart(liquid: Liquid, field: string, tpl: Template[], context: object): Promise<string> {
+  try {
+    return await liquid.render(tpl, context);
+  } catch (err) {
+    const e = err as Error & { token?: { getPosition?: () => [number, number] } };
+    const [line, column] = e.token?.getPosition?.() ?? [undefined, undefined];
+    throw new AppError('template_render_failed', `${field}: ${e.message.replace(/, line:\d+, col:\d+$/, '')}`, {
+      field, ...(line ? { line } : {}), ...(column ? { column } : {}),
+    });
+  }
+}
+
+/** Preheader: hidden preview text at the top of the HTML body. */
+function withPreheader(html: string, preheader: string | null): string {
+  if (!preheader) return html;
+  const hidden = `<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">${escapeHtml(preheader)}</div>`;
+  const at = html.search(/<body[^>]*>/i);
+  if (at < 0) return hidden + html;
+  const end = html.indexOf('>', at) + 1;
+  return html.slice(0, end) + hidden + html.slice(end);
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/** Renders a compiled template for one recipient. Errors: template_render_failed (limits, bad data). */
+export async function renderCompiled(tpl: CompiledTemplate, context: object): Promise<RenderedContent> {
+  const subject = tpl.subject ? (await renderPart(textLiquid, 'subject', tpl.subject, context)).replace(/\s+/g, ' ').trim() : null;
+  const preheader = tpl.preheader ? (await renderPart(textLiquid, 'preheader', tpl.preheader, context)).trim() : null;
+  if (!tpl.html) {
+    return { subject, preheader, html: null, text: (await renderPart(textLiquid, 'body', tpl.text!, context)).trim() };
+  }
+  const html = withPreheader(await renderPart(htmlLiquid, 'body', tpl.html, context), preheader);
+  const text = tpl.text ? (await renderPart(textLiquid, 'body', tpl.text, context)).trim() : htmlToText(html);
+  return { subject, preheader, html, text };
+}

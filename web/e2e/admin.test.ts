@@ -1,0 +1,388 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../src/db/database.js';
+import { createTestApp, createTestTenant, type TestContext } from '../../src/test/helpers.js';
+import { createUser } from '../../src/modules/auth/auth.service.js';
+import { generateBatches } from '../../src/modules/demo/demo.generator.js';
+import { ingestAndSegment } from '../../src/modules/ingest/ingest.pipeline.js';
+import { refreshScores } from '../../src/modules/analytics/scores.service.js';
+
+/**
+ * The admin UI in a real browser (Debian's Chromium driven by playwright-core) against the real
+ * server on a 300-customer demo dataset. Waits are for elements and roles, never for time.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WEB = path.join(ROOT, 'web');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const PASSWORD = 'correct horse battery staple';
+
+let ctx: TestContext;
+let tenantId: string;
+let apiHeaders: { authorization: string };
+let email: string;
+let baseUrl: string;
+let profileDir: string;
+let browser: BrowserContext;
+let page: Page;
+
+/** The build is what `npm install` produces; rebuild here when web/src changed since (a dev's edit). */
+async function ensureBuilt(): Promise<void> {
+  const index = path.join(WEB, 'dist', 'index.html');
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+      const p = path.join(dir, e.name);
+      return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    }, 0);
+  const sources = Math.max(newest(path.join(WEB, 'src')), statSync(path.join(WEB, 'index.html')).mtimeMs);
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  const { build } = await import('vite');
+  await build({ configFile: path.join(WEB, 'vite.config.ts'), logLevel: 'warn' });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`The admin UI browser tests need Chromium at ${CHROMIUM}: run \`apt-get install -y chromium\` (Debian/Ubuntu).`);
+  }
+  await ensureBuilt();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of readdirSync(ARTIFACTS)) if (f.startsWith('failure-')) rmSync(path.join(ARTIFACTS, f));
+
+  ctx = await createTestApp();
+  const t = await createTestTenant(ctx.db, 'Sala Palatului');
+  tenantId = t.tenantId;
+  apiHeaders = t.headers;
+  email = `ui-${randomUUID().slice(0, 8)}@example.com`;
+  await createUser(ctx.db, { tenantId, email, password: PASSWORD, role: 'admin', name: 'Ana Admin' });
+  const now = new Date(new Date().toISOString().slice(0, 10) + 'T00:00:00Z');
+  for (const batch of generateBatches({ customers: 300, seed: 42, now })) {
+    await ingestAndSegment(ctx.db, { tenantId, config: ctx.config, actor: 'system:demo' }, batch);
+  }
+  await refreshScores(ctx.db, ctx.config, tenantId);
+  await ctx.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = ctx.app.server.address();
+  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  profileDir = mkdtempSync(path.join(tmpdir(), 'crm-chromium-'));
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    viewport: { width: 1280, height: 900 },
+    locale: 'en-GB',
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(20_000);
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  await ctx?.close();
+});
+
+// A failed scenario leaves a picture of what the browser showed.
+afterEach(async ({ task }) => {
+  if (task.result?.state === 'fail' && page) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `failure-${task.name.replace(/\W+/g, '-').slice(0, 60)}.png`), fullPage: true }).catch(() => undefined);
+  }
+});
+
+async function screenshot(name: string, width: number) {
+  await page.setViewportSize({ width, height: width < 600 ? 812 : 900 });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+}
+
+describe('admin UI in Chromium', () => {
+  it('logs in with a user account and shows the dashboard', async () => {
+    await page.goto(`${baseUrl}/admin/`);
+    await page.getByLabel('E-mail').fill(email);
+    await page.getByLabel('Password').fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('wrong e-mail or password').waitFor();
+
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor();
+    const customers = page.getByRole('region', { name: 'Customers', exact: true });
+    await customers.getByText('300', { exact: true }).waitFor();
+    // the heat maps and charts have data
+    await page.getByRole('table', { name: 'RFM grid (recency × frequency)' }).waitFor();
+    await page.getByRole('table', { name: 'Cohort retention' }).waitFor();
+    await page.locator('.recharts-surface').first().waitFor();
+    await screenshot('dashboard', 1280);
+    await screenshot('dashboard', 375);
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('searches a customer, opens the profile and logs an interaction that appears in the list', async () => {
+    const target = await ctx.db.one<{ id: string; email: string; last_name: string }>(sql`
+      SELECT id, email, last_name FROM customers WHERE tenant_id = ${tenantId} AND email IS NOT NULL AND total_orders > 1
+      ORDER BY total_spend DESC LIMIT 1`);
+    await page.getByRole('link', { name: 'Customers' }).click();
+    await page.getByRole('heading', { name: 'Customers', level: 2 }).waitFor();
+    await page.getByLabel('Search customers').fill(target!.email);
+    const table = page.getByRole('table', { name: 'Customers' });
+    await expect.poll(() => table.getByRole('row').count(), { timeout: 20_000 }).toBe(2); // header + the one match
+    await table.getByRole('row').nth(1).getByRole('link').click();
+
+    await page.getByRole('tab', { name: 'Timeline' }).waitFor();
+    expect(page.url()).toContain(`/admin/customers/${target!.id}`);
+    await page.getByText('Total spend').first().waitFor();
+    await screenshot('profile', 1280);
+    await screenshot('profile', 375);
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    await page.getByRole('tab', { name: 'Interactions' }).click();
+    const form = page.getByRole('form', { name: 'Log an interaction' });
+    await form.getByLabel('Type', { exact: true }).click();
+    await page.getByRole('option', { name: 'Meeting' }).click();
+    await form.getByLabel('Subject').fill('Backstage tour for the autumn season');
+    await form.getByLabel('Priority', { exact: true }).click();
+    await page.getByRole('option', { name: 'High' }).click();
+    await form.getByLabel('Follow-up due').fill('2030-05-01T10:30');
+    await form.getByRole('button', { name: 'Log an interaction' }).click();
+
+    const list = page.getByRole('list', { name: 'Interactions' });
+    await list.getByText('Backstage tour for the autumn season').waitFor();
+    const stored = await ctx.db.one<{ type: string; priority: string; status: string; follow_up_at: Date | null; created_by: string }>(sql`
+      SELECT type, priority, status, follow_up_at, created_by FROM interactions
+      WHERE tenant_id = ${tenantId} AND customer_id = ${target!.id}::uuid AND subject = 'Backstage tour for the autumn season'`);
+    expect(stored).toMatchObject({ type: 'meeting', priority: 'high', status: 'pending' });
+    expect(stored!.follow_up_at).toBeInstanceOf(Date);
+    expect(stored!.created_by).toMatch(/^user:/);
+  });
+
+  it('builds a nested segment, sees its live count, and saves it', async () => {
+    await page.getByRole('link', { name: 'Segments' }).click();
+    await page.getByRole('link', { name: 'New segment' }).click();
+    await page.getByLabel('Segment name').fill('Big spenders who come back');
+
+    // root: total_spend >= 100 AND (events_attended >= 2 OR last_purchase within 180d)
+    const root = page.getByRole('group', { name: 'Group, level 1' });
+    const first = root.getByRole('group', { name: 'Condition' }).first();
+    await first.getByLabel('Operator', { exact: true }).click();
+    await page.getByRole('option', { name: 'at least', exact: true }).click();
+    await first.getByLabel('Value', { exact: true }).fill('100');
+
+    await root.getByRole('button', { name: 'Add group' }).first().click();
+    const nested = page.getByRole('group', { name: 'Group, level 2' });
+    await nested.getByLabel('Match (Group, level 2)').waitFor();
+    const n1 = nested.getByRole('group', { name: 'Condition' }).first();
+    await n1.getByLabel('Field', { exact: true }).click();
+    await page.getByRole('option', { name: 'Events attended' }).click();
+    await n1.getByLabel('Operator', { exact: true }).click();
+    await page.getByRole('option', { name: 'at least', exact: true }).click();
+    await n1.getByLabel('Value', { exact: true }).fill('2');
+    await nested.getByRole('button', { name: 'Add condition' }).click();
+    const n2 = nested.getByRole('group', { name: 'Condition' }).nth(1);
+    await n2.getByLabel('Field', { exact: true }).click();
+    await page.getByRole('option', { name: 'Last purchase' }).click();
+    await n2.getByLabel('Operator', { exact: true }).click();
+    await page.getByRole('option', { name: 'within the last', exact: true }).click();
+    await n2.getByLabel('Value', { exact: true }).fill('180d');
+
+    const rules = {
+      operator: 'and',
+      conditions: [
+        { field: 'total_spend', operator: '>=', value: 100 },
+        { operator: 'or', conditions: [{ field: 'events_attended', operator: '>=', value: 2 }, { field: 'last_purchase', operator: 'within', value: '180d' }] },
+      ],
+    };
+    const expected = await ctx.app.inject({
+      method: 'POST', url: '/api/crm/segments/preview', headers: apiHeaders, payload: { rules },
+    });
+    const count: number = expected.json().count;
+    expect(count).toBeGreaterThan(0);
+    expect(count).toBeLessThan(300);
+    const badge = page.getByTestId('segment-preview-count');
+    await expect.poll(() => badge.textContent(), { timeout: 20_000 }).toBe(`${count} customers match`);
+
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: 'Big spenders who come back', level: 2 }).waitFor();
+    const saved = await ctx.db.one<{ customer_count: number; rules: unknown }>(sql`
+      SELECT (SELECT count(*)::int FROM segment_members m WHERE m.tenant_id = s.tenant_id AND m.segment_id = s.id) AS customer_count, s.rules
+      FROM segments s WHERE s.tenant_id = ${tenantId} AND s.name = 'Big spenders who come back'`);
+    expect(saved!.customer_count).toBe(count);
+    await page.getByText(`${count} customers match`).first().waitFor();
+    await page.getByRole('table', { name: 'Members' }).waitFor();
+  });
+
+  it('pages through customers with the API cursor and tags a selection in bulk', async () => {
+    await page.getByRole('link', { name: 'Customers' }).click();
+    await page.getByRole('heading', { name: 'Customers', level: 2 }).waitFor();
+    const table = page.getByRole('table', { name: 'Customers' });
+    await expect.poll(() => table.getByRole('row').count(), { timeout: 20_000 }).toBe(26);
+    const firstOnPage1 = await table.getByRole('row').nth(1).getByRole('link').textContent();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByText('Page 2', { exact: true }).waitFor();
+    await expect.poll(() => table.getByRole('row').nth(1).getByRole('link').textContent(), { timeout: 20_000 }).not.toBe(firstOnPage1);
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.getByText('Page 1', { exact: true }).waitFor();
+    await expect.poll(() => table.getByRole('row').nth(1).getByRole('link').textContent(), { timeout: 20_000 }).toBe(firstOnPage1);
+
+    await table.getByRole('row').nth(1).getByRole('checkbox').check();
+    await table.getByRole('row').nth(2).getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Add tags' }).click();
+    await page.getByLabel('Tags to add (comma separated)').fill('front-row');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Done: 2 changed, 0 failed').waitFor();
+    const tagged = await ctx.db.one<{ n: number }>(sql`
+      SELECT count(*)::int AS n FROM customers WHERE tenant_id = ${tenantId} AND 'front-row' = ANY(tags)`);
+    expect(tagged!.n).toBe(2);
+  });
+
+  it('imports a CSV with one bad row: dry run with the suggested mapping, then the import and its error rows', async () => {
+    const csv = ['Prenume,Nume,Adresa de e-mail,Oraș', 'Radu,Importescu,radu.importescu@example.ro,Cluj-Napoca', 'Bad,Row,not-an-email,Iași',
+      'Irina,Importescu,irina.importescu@example.ro,Brașov'].join('\n');
+    await page.getByRole('link', { name: 'Import' }).click();
+    await page.getByRole('heading', { name: 'Import customers or orders', level: 2 }).waitFor();
+    await page.locator('input[type=file]').setInputFiles({ name: 'clienti.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.getByRole('button', { name: 'Check the file (dry run)' }).click();
+    const report = page.getByRole('status').filter({ hasText: 'Dry run: nothing was written' });
+    await report.getByText('3 rows: 2 new, 0 updated, 0 unchanged, 1 rejected').waitFor();
+    // the suggested mapping, editable per column
+    expect(await page.getByRole('textbox', { name: 'Field for column Adresa de e-mail' }).inputValue()).toBe('email');
+    const before = await ctx.db.one<{ n: number }>(sql`SELECT count(*)::int AS n FROM customers WHERE tenant_id = ${tenantId} AND last_name = 'Importescu'`);
+    expect(before!.n).toBe(0);
+
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    const done = page.getByRole('status').filter({ hasText: 'Import finished' });
+    await done.getByText('3 rows: 2 new, 0 updated, 0 unchanged, 1 rejected').waitFor();
+    const href = await done.getByRole('link', { name: 'Download the rejected rows (CSV)' }).getAttribute('href');
+    const errors = await page.evaluate(async (url) => (await fetch(url!)).text(), href);
+    expect(errors).toContain('not-an-email');
+    const after = await ctx.db.rows<{ email: string; city: string }>(sql`
+      SELECT email, city FROM customers WHERE tenant_id = ${tenantId} AND last_name = 'Importescu' ORDER BY email`);
+    expect(after).toEqual([{ email: 'irina.importescu@example.ro', city: 'Brașov' }, { email: 'radu.importescu@example.ro', city: 'Cluj-Napoca' }]);
+  });
+
+  it('creates an e-mail campaign for a segment and starts sending it', async () => {
+    await page.getByRole('link', { name: 'Campaigns' }).click();
+    await page.getByRole('heading', { name: 'Campaigns', level: 2 }).waitFor();
+    await page.getByRole('button', { name: 'New campaign' }).click();
+    const form = page.getByRole('form', { name: 'New campaign' });
+    await form.getByLabel('Campaign name').fill('Autumn season');
+    await form.getByRole('textbox', { name: 'Audience (segments)' }).click();
+    await page.getByRole('option', { name: /^Big spenders who come back/ }).click();
+    await form.getByLabel('Subject').fill('Your autumn tickets, {{ customer.first_name }}');
+    await form.getByRole('button', { name: 'Save draft' }).click();
+    const card = page.getByRole('region', { name: 'Autumn season' });
+    await card.getByText('Draft', { exact: true }).waitFor();
+    await card.getByRole('button', { name: 'Details' }).click();
+    await card.getByRole('button', { name: 'Send now' }).click();
+    await card.getByText('Sending', { exact: true }).waitFor();
+    const row = await ctx.db.one<{ status: string; subject: string }>(sql`
+      SELECT status, subject FROM campaigns WHERE tenant_id = ${tenantId} AND name = 'Autumn season'`);
+    expect(row).toEqual({ status: 'sending', subject: 'Your autumn tickets, {{ customer.first_name }}' });
+  });
+
+  it('enables a ready-made journey in one click', async () => {
+    await page.getByRole('link', { name: 'Journeys' }).click();
+    await page.getByRole('heading', { name: 'Journeys', level: 2 }).waitFor();
+    const enable = page.getByRole('button', { name: 'Enable' }).first();
+    const card = page.getByRole('region').filter({ has: enable }).first();
+    const name = (await card.getAttribute('aria-label'))!;
+    await enable.click();
+    await page.getByRole('region', { name }).first().getByText('Enabled', { exact: true }).waitFor();
+    const journey = page.getByRole('region', { name }).last();
+    await journey.getByText(/in progress/).waitFor();
+    expect(await journey.getByRole('switch', { name: 'Running' }).isChecked()).toBe(true);
+    const row = await ctx.db.one<{ active: boolean }>(sql`SELECT active FROM workflows WHERE tenant_id = ${tenantId} AND name = ${name}`);
+    expect(row).toEqual({ active: true });
+  });
+
+  it('merges a duplicate from the profile, keeping the e-mail chosen per field', async () => {
+    // Two records of one person: e-mails that differ only by a +tag are the same mailbox.
+    const create = (payload: object) => ctx.app.inject({ method: 'POST', url: '/api/crm/customers', headers: apiHeaders, payload });
+    const a = (await create({ first_name: 'Ioana', last_name: 'Duplicat', email: 'ioana.duplicat@gmail.com', city: 'Iași' })).json();
+    const b = (await create({ first_name: 'Ioana', last_name: 'Duplicat', email: 'ioana.duplicat+bilete@gmail.com', city: 'Iași' })).json();
+    const scan = await ctx.app.inject({ method: 'POST', url: '/api/crm/duplicates/scan', headers: apiHeaders });
+    expect(scan.statusCode).toBe(202);
+    const pairOf = async () =>
+      (await ctx.app.inject({ url: `/api/crm/duplicates?status=open&customer_id=${a.id}`, headers: apiHeaders })).json().data[0] as
+        | { customers: { id: string; email: string | null }[] }
+        | undefined;
+    await expect.poll(pairOf, { timeout: 40_000 }).toBeDefined();
+    const pair = (await pairOf())!;
+    expect(pair.customers.map((c) => c.id).sort()).toEqual([a.id, b.id].sort());
+
+    await page.goto(`${baseUrl}/admin/customers/${a.id}`);
+    await page.getByRole('tab', { name: 'Duplicates' }).click();
+    const card = page.getByRole('region', { name: 'Duplicate: Ioana Duplicat' });
+    await card.getByRole('radio', { name: 'Keep the value of Duplicate for E-mail' }).check();
+    await card.getByRole('button', { name: 'Merge into this profile' }).click();
+    await page.getByText(/^Merged: \d+ records moved to this profile$/).waitFor();
+    const rows = await ctx.db.rows<{ id: string; email: string | null; merged_into: string | null }>(sql`
+      SELECT id, email, merged_into FROM customers WHERE tenant_id = ${tenantId} AND id IN (${a.id}::uuid, ${b.id}::uuid)`);
+    expect(rows.find((r) => r.id === b.id)!.merged_into).toBe(a.id);
+    expect(rows.find((r) => r.id === a.id)!.email).toBe('ioana.duplicat+bilete@gmail.com');
+  });
+
+  it('erases a customer after confirmation (admin)', async () => {
+    const victim = await ctx.db.one<{ id: string; email: string }>(sql`
+      SELECT id, email FROM customers WHERE tenant_id = ${tenantId} AND email IS NOT NULL AND merged_into IS NULL AND last_name <> 'Duplicat'
+      ORDER BY created_at DESC, id LIMIT 1`);
+    // a deep link: the server answers the app shell for any /admin path
+    await page.goto(`${baseUrl}/admin/customers/${victim!.id}`);
+    await page.getByRole('heading', { level: 2 }).first().waitFor();
+    await page.getByRole('button', { name: 'Erase customer' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Erase this customer for good?' });
+    const confirm = dialog.getByRole('button', { name: 'Erase customer' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel('Reason (no personal data)').fill('GDPR art. 17 request');
+    await dialog.getByLabel('I understand this cannot be undone').check();
+    await confirm.click();
+    await page.getByRole('heading', { name: 'Customers', level: 2 }).waitFor();
+    const row = await ctx.db.one<{ email: string | null; erased_at: Date | null }>(sql`
+      SELECT email, erased_at FROM customers WHERE tenant_id = ${tenantId} AND id = ${victim!.id}::uuid`);
+    expect(row).toMatchObject({ email: null });
+    expect(row!.erased_at).toBeInstanceOf(Date);
+  });
+
+  it('switches to Romanian and shows translated text', async () => {
+    await page.getByRole('banner').getByText('RO', { exact: true }).click();
+    await page.getByRole('link', { name: 'Clienți' }).waitFor();
+    await page.getByRole('link', { name: 'Panou de bord' }).click();
+    await page.getByRole('heading', { name: 'Panou de bord', level: 2 }).waitFor();
+    await page.getByRole('region', { name: 'Rata de abandon' }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('ro');
+    // the choice survives a reload
+    await page.reload();
+    await page.getByRole('heading', { name: 'Panou de bord', level: 2 }).waitFor();
+    await page.getByRole('banner').getByText('EN', { exact: true }).click();
+    await page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor();
+  });
+
+  it('shows a viewer no create, edit or delete controls', async () => {
+    const viewer = `viewer-${randomUUID().slice(0, 8)}@example.com`;
+    await createUser(ctx.db, { tenantId, email: viewer, password: PASSWORD, role: 'viewer' });
+    await page.getByRole('button', { name: 'User menu' }).click();
+    await page.getByRole('menuitem', { name: 'Log out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('E-mail').fill(viewer);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor();
+
+    await page.getByRole('link', { name: 'Segments' }).click();
+    await page.getByRole('heading', { name: 'Segments', level: 2 }).waitFor();
+    await page.getByRole('link', { name: 'Big spenders who come back' }).waitFor();
+    expect(await page.getByRole('link', { name: 'New segment' }).count()).toBe(0);
+
+    const someone = await ctx.db.one<{ id: string }>(sql`
+      SELECT id FROM customers WHERE tenant_id = ${tenantId} AND erased_at IS NULL ORDER BY total_spend DESC LIMIT 1`);
+    await page.goto(`${baseUrl}/admin/customers/${someone!.id}`);
+    await page.getByRole('tab', { name: 'Interactions' }).click();
+    await page.getByRole('tabpanel').getByText(/Backstage tour|No interactions logged yet/).first().waitFor();
+    expect(await page.getByRole('form', { name: 'Log an interaction' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Erase customer' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Export data (GDPR)' }).count()).toBe(0);
+  });
+});

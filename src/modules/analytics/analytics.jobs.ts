@@ -1,9 +1,12 @@
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import type { JobQueue } from '../../jobs/queue.js';
-import { refreshAllScores, refreshScores } from './scores.service.js';
+import { refreshAllScores, refreshQueuedScores, refreshScores } from './scores.service.js';
 
 export const REFRESH_SCORES_JOB = 'analytics.refresh_scores';
+export const REFRESH_QUEUED_SCORES_JOB = 'analytics.refresh_queued_scores';
+/** How often the customers queued by ingestion get their scores refreshed (the debounce). */
+const QUEUED_SCORES_SECONDS = 5;
 
 /** Job payload: one tenant, or every tenant when tenant_id is absent (the daily schedule). */
 export function parseRefreshScores(data: unknown): { tenant_id?: string } {
@@ -24,4 +27,6 @@ export function defineAnalyticsJobs(queue: JobQueue, { db, config }: { db: Datab
       else await refreshAllScores(db, config);
     },
   });
+  // after ingestion: just the touched customers, with the model as last fitted
+  queue.defineTicker(REFRESH_QUEUED_SCORES_JOB, QUEUED_SCORES_SECONDS, () => refreshQueuedScores(db, config));
 }

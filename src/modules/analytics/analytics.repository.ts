@@ -38,7 +38,7 @@ const localDay = (expr: SQL, tenantId: string) =>
  * quintile of total spend among buyers (ntile(5) by spend, ties broken by id so the result is stable).
  * The segment comes from the 125-code table of rfm.mapping.ts, passed as one JSON parameter.
  */
-function rfmScored(tenantId: string, opts: { everyone?: boolean } = {}): SQL {
+function rfmScored(tenantId: string): SQL {
   const codeMap = JSON.stringify(RFM_CODE_MAP);
   return sql`
     SELECT s.id, s.r, s.f, s.m, s.total_spend,
@@ -55,8 +55,7 @@ function rfmScored(tenantId: string, opts: { everyone?: boolean } = {}): SQL {
         SELECT c.total_orders > 0 AND c.last_purchase IS NOT NULL AS buyer,
                greatest(0, ${localDay(sql`now()`, tenantId)} - ${localDay(sql`c.last_purchase`, tenantId)}) AS days
       ) b
-      WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE}
-        ${opts.everyone ? sql`` : sql`AND c.total_orders > 0 AND c.last_purchase IS NOT NULL`}
+      WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE} AND c.total_orders > 0 AND c.last_purchase IS NOT NULL
     ) s`;
 }
 
@@ -95,7 +94,10 @@ export async function rfmSummary(db: Executor, tenantId: string): Promise<{ segm
  * customer_id, x (purchase days − 1), tx_days (last − first), t_days (asOf − first), repeat_sum (spend on
  * every purchase day but the first), historic (all spend up to asOf).
  */
-function purchaseStatistics(tenantId: string, asOf: string, customerId?: string): SQL {
+function purchaseStatistics(tenantId: string, asOf: string, customerIds?: string | readonly string[]): SQL {
+  const only = customerIds === undefined ? sql``
+    : typeof customerIds === 'string' ? sql`AND o.customer_id = ${customerIds}::uuid`
+      : sql`AND o.customer_id = ANY(${arr(customerIds)}::uuid[])`;
   return sql`
     WITH d AS (
       SELECT o.customer_id, ${localDay(sql`o.completed_at`, tenantId)} AS day, sum(o.total - o.refunded_amount) AS amount
@@ -103,7 +105,7 @@ function purchaseStatistics(tenantId: string, asOf: string, customerId?: string)
       JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
       WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
         AND o.completed_at < ((${asOf}::date + 1)::timestamp AT TIME ZONE (SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid))
-        ${customerId ? sql`AND o.customer_id = ${customerId}::uuid` : sql``}
+        ${only}
       GROUP BY 1, 2
     ),
     f AS (SELECT d.*, min(d.day) OVER (PARTITION BY d.customer_id) AS first_day FROM d)
@@ -136,10 +138,10 @@ export interface CustomerStatisticsRow extends StatisticsRow {
   rfm_segment: string | null;
 }
 
-export async function customerStatistics(db: Executor, tenantId: string, asOf: string, customerId?: string): Promise<CustomerStatisticsRow[]> {
+export async function customerStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: string | readonly string[]): Promise<CustomerStatisticsRow[]> {
   return db.rows(sql`
     SELECT s.*, c.source, c.rfm_segment
-    FROM (${purchaseStatistics(tenantId, asOf, customerId)}) s
+    FROM (${purchaseStatistics(tenantId, asOf, customerIds)}) s
     JOIN customers c ON c.tenant_id = ${tenantId}::uuid AND c.id = s.customer_id`);
 }
 
@@ -216,6 +218,66 @@ export async function lockCustomers(tx: Executor, tenantId: string): Promise<voi
   await tx.one(sql`SELECT count(*) FROM (SELECT 1 FROM customers c WHERE c.tenant_id = ${tenantId}::uuid ORDER BY c.id FOR UPDATE) l`);
 }
 
+/**
+ * Which customers a score write covers: an id range [from, to) (a slice of a full refresh; `to` null = to the
+ * end) or a list of ids (the customers an ingestion touched).
+ */
+export type ScoreScope = { from: string; to: string | null } | { ids: readonly string[] };
+
+function inScope(col: SQL, scope: ScoreScope): SQL {
+  if ('ids' in scope) return sql`${col} = ANY(${arr(scope.ids)}::uuid[])`;
+  return scope.to === null ? sql`${col} >= ${scope.from}::uuid` : sql`${col} >= ${scope.from}::uuid AND ${col} < ${scope.to}::uuid`;
+}
+
+/** Locks the scope's customer rows in id order (the order ingestion and the other writers lock them in). */
+export async function lockScope(tx: Executor, tenantId: string, scope: ScoreScope): Promise<number> {
+  const row = await tx.one<{ n: number }>(sql`
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND ${inScope(sql`c.id`, scope)} ORDER BY c.id FOR UPDATE) l`);
+  return row?.n ?? 0;
+}
+
+export async function countCustomers(db: Executor, tenantId: string): Promise<number> {
+  const row = await db.one<{ n: number }>(sql`SELECT count(*)::int AS n FROM customers c WHERE c.tenant_id = ${tenantId}::uuid`);
+  return row?.n ?? 0;
+}
+
+/** Where monetary quintiles 2..5 start: the first (total_spend, id) of each ntile(5) bucket of the live buyers. */
+export interface MonetaryCut {
+  spend: number;
+  id: string;
+}
+
+/**
+ * The starts of monetary quintiles 2..5 (ntile(5) over the live buyers by total_spend, ties by id): a buyer's
+ * M score is 1 + the number of cuts at or below its (total_spend, id). Computed once per full refresh, so
+ * every slice and the later per-customer refreshes score against the same quintiles.
+ */
+export async function computeMonetaryCuts(db: Executor, tenantId: string): Promise<MonetaryCut[]> {
+  return db.rows<MonetaryCut>(sql`
+    SELECT DISTINCT ON (q.m) q.total_spend::float8 AS spend, q.id::text AS id
+    FROM (
+      SELECT c.id, c.total_spend, ntile(5) OVER (ORDER BY c.total_spend, c.id) AS m
+      FROM customers c
+      WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE} AND c.total_orders > 0 AND c.last_purchase IS NOT NULL
+    ) q
+    WHERE q.m > 1
+    ORDER BY q.m, q.total_spend, q.id`);
+}
+
+export async function storedMonetaryCuts(db: Executor, tenantId: string): Promise<MonetaryCut[] | undefined> {
+  const row = await db.one<{ monetary_cuts: MonetaryCut[] }>(sql`
+    SELECT s.monetary_cuts FROM customer_score_state s WHERE s.tenant_id = ${tenantId}::uuid`);
+  return row?.monetary_cuts;
+}
+
+export async function saveMonetaryCuts(db: Executor, tenantId: string, cuts: MonetaryCut[]): Promise<void> {
+  await db.run(sql`
+    INSERT INTO customer_score_state (tenant_id, monetary_cuts, refreshed_at)
+    VALUES (${tenantId}::uuid, ${JSON.stringify(cuts)}::jsonb, now())
+    ON CONFLICT (tenant_id) DO UPDATE SET monetary_cuts = excluded.monetary_cuts, refreshed_at = excluded.refreshed_at`);
+}
+
 export interface ScoreWriteRow {
   id: string;
   old_stage: string | null;
@@ -225,79 +287,116 @@ export interface ScoreWriteRow {
 }
 
 /**
- * Every score of every live customer of the tenant, in ONE statement (one row write per changed customer):
- *  - rfm_recency/frequency/monetary/segment (rfmScored; NULL without a purchase);
+ * Every score of the scope's live customers in ONE statement (one row write per changed customer):
+ *  - rfm_recency/frequency/monetary/segment (M from the quintile cuts; NULL without a purchase);
  *  - p_alive, predicted_clv from the arrays (customers not in them get NULL);
  *  - churn_risk, lifecycle_stage, engagement_score from the new values above and the activity tables
  *    (formulas in README.md, "Scores").
- * Only rows where something changes are written. Answers, per written row, the old and new lifecycle stage and
- * whether the RFM or CLV columns changed.
+ * The engagement inputs are aggregated set-based over the scope (orders, check-ins, e-mail timeline entries
+ * and interactions of the scope's customers: range scans of the per-customer indexes, grouped once) rather
+ * than looked up customer by customer. Only rows where something changes are written. Answers, per written
+ * row, the old and new lifecycle stage and whether the RFM or CLV columns changed.
  */
 export async function writeScores(
   tx: Executor,
   tenantId: string,
-  opts: { clv: { ids: string[]; pAlive: number[]; predicted: number[] }; churnThresholdDays: number },
+  opts: {
+    scope: ScoreScope;
+    cuts: readonly MonetaryCut[];
+    clv: { ids: string[]; pAlive: number[]; predicted: number[] };
+    churnThresholdDays: number;
+  },
 ): Promise<ScoreWriteRow[]> {
   const t = sql`${tenantId}::uuid`;
   const threshold = opts.churnThresholdDays;
   const today = localDay(sql`now()`, tenantId);
+  const codes = Object.keys(RFM_CODE_MAP).map(Number);
+  const names = Object.values(RFM_CODE_MAP);
+  const m = opts.cuts.length === 0 ? sql`1`
+    : sql`1 + ${sql.join(opts.cuts.map((cut) => sql`((c.total_spend, c.id) >= (${cut.spend}::numeric, ${cut.id}::uuid))::int`), sql` + `)}`;
   return tx.rows(sql`
     WITH u AS MATERIALIZED (
       SELECT u.id, round(u.p::numeric, 4) AS p, round(u.clv::numeric, 2) AS clv
       FROM unnest(${arr(opts.clv.ids)}::uuid[], ${arr(opts.clv.pAlive)}::float8[], ${arr(opts.clv.predicted)}::float8[]) AS u(id, p, clv)
     ),
+    po AS (
+      -- float8 (extract answers numeric): exp of an arbitrary-precision numeric costs more than the rest of the row
+      SELECT o.customer_id, sum(exp(-greatest(0, extract(epoch FROM now() - o.completed_at)::float8) / 86400 / 90)) AS purchases
+      FROM orders o
+      WHERE o.tenant_id = ${t} AND ${inScope(sql`o.customer_id`, opts.scope)} AND o.status = 'completed'
+        AND o.completed_at >= now() - interval '365 days'
+      GROUP BY o.customer_id
+    ),
+    pa AS (
+      SELECT at.customer_id, sum(exp(-greatest(0, extract(epoch FROM now() - at.checked_in_at)::float8) / 86400 / 180)) AS attended
+      FROM attendance at
+      WHERE at.tenant_id = ${t} AND ${inScope(sql`at.customer_id`, opts.scope)} AND at.checked_in_at >= now() - interval '365 days'
+      GROUP BY at.customer_id
+    ),
+    pe AS (
+      SELECT ac.customer_id, count(*) FILTER (WHERE ac.type = 'email.opened') + 2 * count(*) FILTER (WHERE ac.type = 'email.clicked') AS email
+      FROM activities ac
+      WHERE ac.tenant_id = ${t} AND ${inScope(sql`ac.customer_id`, opts.scope)} AND ac.type IN ('email.opened', 'email.clicked')
+        AND ac.occurred_at >= now() - interval '90 days' AND ac.occurred_at <= now()
+      GROUP BY ac.customer_id
+    ),
+    pi AS (
+      SELECT it.customer_id, count(*) AS interactions
+      FROM interactions it
+      WHERE it.tenant_id = ${t} AND ${inScope(sql`it.customer_id`, opts.scope)} AND it.deleted_at IS NULL
+        AND it.occurred_at >= now() - interval '90 days' AND it.occurred_at <= now()
+      GROUP BY it.customer_id
+    ),
+    s AS (
+      SELECT c.id, c.lifecycle_stage AS old_stage, c.total_orders, c.first_purchase, c.last_purchase,
+             c.rfm_recency, c.rfm_frequency, c.rfm_monetary, c.rfm_segment, c.p_alive AS old_p_alive, c.predicted_clv AS old_clv,
+             c.churn_risk AS old_churn, c.engagement_score AS old_engagement, b.buyer, b.days,
+             CASE WHEN NOT b.buyer THEN NULL WHEN b.days <= 30 THEN 5 WHEN b.days <= 60 THEN 4 WHEN b.days <= 90 THEN 3
+                  WHEN b.days <= 180 THEN 2 ELSE 1 END AS r,
+             CASE WHEN NOT b.buyer THEN NULL WHEN c.total_orders >= 10 THEN 5 WHEN c.total_orders >= 5 THEN 4
+                  WHEN c.total_orders >= 3 THEN 3 WHEN c.total_orders = 2 THEN 2 ELSE 1 END AS f,
+             CASE WHEN b.buyer THEN ${m} END AS m,
+             coalesce(po.purchases, 0) AS purchases, coalesce(pa.attended, 0) AS attended,
+             coalesce(pe.email, 0) AS email, coalesce(pi.interactions, 0) AS interactions
+      FROM customers c
+      CROSS JOIN LATERAL (
+        SELECT c.total_orders > 0 AND c.last_purchase IS NOT NULL AS buyer,
+               greatest(0, ${today} - ${localDay(sql`c.last_purchase`, tenantId)}) AS days
+      ) b
+      LEFT JOIN po ON po.customer_id = c.id
+      LEFT JOIN pa ON pa.customer_id = c.id
+      LEFT JOIN pe ON pe.customer_id = c.id
+      LEFT JOIN pi ON pi.customer_id = c.id
+      WHERE c.tenant_id = ${t} AND ${LIVE} AND ${inScope(sql`c.id`, opts.scope)}
+    ),
     v AS MATERIALIZED (
-      SELECT c.id, c.lifecycle_stage AS old_stage, s.r, s.f, s.m, s.segment, u.p AS p_alive, u.clv AS predicted_clv,
-             (c.rfm_recency IS DISTINCT FROM s.r OR c.rfm_frequency IS DISTINCT FROM s.f
-              OR c.rfm_monetary IS DISTINCT FROM s.m OR c.rfm_segment IS DISTINCT FROM s.segment) AS rfm_changed,
-             (c.p_alive IS DISTINCT FROM u.p OR c.predicted_clv IS DISTINCT FROM u.clv) AS clv_changed,
+      SELECT s.id, s.old_stage, s.r, s.f, s.m, x.segment, u.p AS p_alive, u.clv AS predicted_clv,
+             (s.rfm_recency IS DISTINCT FROM s.r OR s.rfm_frequency IS DISTINCT FROM s.f
+              OR s.rfm_monetary IS DISTINCT FROM s.m OR s.rfm_segment IS DISTINCT FROM x.segment) AS rfm_changed,
+             (s.old_p_alive IS DISTINCT FROM u.p OR s.old_clv IS DISTINCT FROM u.clv) AS clv_changed,
+             s.old_churn, s.old_engagement,
              -- BG/NBD gives P(alive) = 1 to a customer who never bought again (dropout happens only after a
              -- purchase in the model): for them, as without a model, the days-based ramp decides.
              CASE WHEN u.p IS NOT NULL AND u.p < 1 THEN round(1 - u.p, 4)
-                  WHEN c.last_purchase IS NULL THEN NULL
-                  ELSE round(least(1.0, d.days::numeric / ${threshold}::numeric), 4) END AS churn_risk,
-             CASE WHEN c.last_purchase IS NULL OR c.total_orders = 0 THEN NULL
-                  WHEN d.days > ${threshold}::int THEN 'lost'
-                  WHEN d.days > ${threshold}::int / 2 OR u.p < 0.5 THEN 'at_risk'
-                  WHEN s.segment = 'Champions' THEN 'champion'
-                  WHEN c.total_orders >= 3 THEN 'loyal'
-                  WHEN c.total_orders = 1 AND ${today} - ${localDay(sql`c.first_purchase`, tenantId)} <= 90 THEN 'new'
+                  WHEN s.last_purchase IS NULL THEN NULL
+                  ELSE round(least(1.0, s.days::numeric / ${threshold}::numeric), 4) END AS churn_risk,
+             CASE WHEN s.last_purchase IS NULL OR s.total_orders = 0 THEN NULL
+                  WHEN s.days > ${threshold}::int THEN 'lost'
+                  WHEN s.days > ${threshold}::int / 2 OR u.p < 0.5 THEN 'at_risk'
+                  WHEN x.segment = 'Champions' THEN 'champion'
+                  WHEN s.total_orders >= 3 THEN 'loyal'
+                  WHEN s.total_orders = 1 AND ${today} - ${localDay(sql`s.first_purchase`, tenantId)} <= 90 THEN 'new'
                   ELSE 'active' END AS lifecycle_stage,
-             round(
-               40 * least(1.0, coalesce(g.purchases, 0) / 3.0)
-               + 25 * least(1.0, coalesce(g.attended, 0) / 3.0)
-               + 20 * least(1.0, g.email / 5.0)
-               + 15 * least(1.0, g.interactions / 3.0)
-             )::smallint AS engagement_score
-      FROM (${rfmScored(tenantId, { everyone: true })}) s
-      JOIN customers c ON c.tenant_id = ${t} AND c.id = s.id
+             round((
+               40 * least(1.0, s.purchases / 3.0)
+               + 25 * least(1.0, s.attended / 3.0)
+               + 20 * least(1.0, s.email / 5.0)
+               + 15 * least(1.0, s.interactions / 3.0)
+             )::numeric)::smallint AS engagement_score
+      FROM s
+      -- the 125-code table as a relation: one hash join instead of a JSON lookup per customer
+      LEFT JOIN unnest(${arr(codes)}::int[], ${arr(names)}::text[]) AS x(code, segment) ON x.code = s.r * 100 + s.f * 10 + s.m
       LEFT JOIN u ON u.id = s.id
-      CROSS JOIN LATERAL (
-        SELECT greatest(0, ${today} - ${localDay(sql`c.last_purchase`, tenantId)}) AS days
-      ) d
-      -- Per-customer index lookups (orders by customer, attendance's primary key, activities_customer_idx,
-      -- interactions_customer_list_idx): the cost follows the customers. The time windows of orders and
-      -- interactions are written as "now() - t <= window" on purpose: not sargable on the tenant-wide
-      -- (tenant_id, time) indexes, which a planner without statistics would otherwise pick and scan per customer.
-      CROSS JOIN LATERAL (
-        SELECT
-          (SELECT sum(exp(-greatest(0, extract(epoch FROM now() - o.completed_at)) / 86400.0 / 90.0))
-             FROM orders o
-            -- status || '' keeps the partial tenant-wide index orders_completed_idx out of the plan
-            WHERE o.tenant_id = ${t} AND o.customer_id = c.id AND o.status || '' = 'completed'
-              AND now() - o.completed_at <= interval '365 days') AS purchases,
-          (SELECT sum(exp(-greatest(0, extract(epoch FROM now() - at.checked_in_at)) / 86400.0 / 180.0))
-             FROM attendance at
-            WHERE at.tenant_id = ${t} AND at.customer_id = c.id AND at.checked_in_at >= now() - interval '365 days') AS attended,
-          (SELECT count(*) FILTER (WHERE ac.type = 'email.opened') + 2 * count(*) FILTER (WHERE ac.type = 'email.clicked')
-             FROM activities ac
-            WHERE ac.tenant_id = ${t} AND ac.customer_id = c.id AND ac.type IN ('email.opened', 'email.clicked')
-              AND ac.occurred_at >= now() - interval '90 days' AND ac.occurred_at <= now()) AS email,
-          (SELECT count(*)
-             FROM interactions it
-            WHERE it.tenant_id = ${t} AND it.customer_id = c.id AND it.deleted_at IS NULL
-              AND now() - it.occurred_at BETWEEN interval '0' AND interval '90 days') AS interactions
-      ) g
     )
     UPDATE customers c
     SET rfm_recency = v.r, rfm_frequency = v.f, rfm_monetary = v.m, rfm_segment = v.segment,
@@ -305,10 +404,42 @@ export async function writeScores(
         churn_risk = v.churn_risk, lifecycle_stage = v.lifecycle_stage, engagement_score = v.engagement_score,
         updated_at = now()
     FROM v
-    WHERE c.tenant_id = ${t} AND c.id = v.id
-      AND (v.rfm_changed OR v.clv_changed OR c.churn_risk IS DISTINCT FROM v.churn_risk
-           OR c.lifecycle_stage IS DISTINCT FROM v.lifecycle_stage OR c.engagement_score IS DISTINCT FROM v.engagement_score)
+    -- the scope again: the target rows are then read by range (or ids), not by a scan of the tenant
+    WHERE c.tenant_id = ${t} AND c.id = v.id AND ${inScope(sql`c.id`, opts.scope)}
+      AND (v.rfm_changed OR v.clv_changed OR v.old_churn IS DISTINCT FROM v.churn_risk
+           OR v.old_stage IS DISTINCT FROM v.lifecycle_stage OR v.old_engagement IS DISTINCT FROM v.engagement_score)
     RETURNING c.id, v.old_stage, c.lifecycle_stage AS new_stage, v.rfm_changed, v.clv_changed`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Score refresh after ingestion: a queue of customers whose data changed
+// ---------------------------------------------------------------------------------------------
+
+/** Queues customers for a score refresh (ingestion calls this; a ticker job drains the queue). */
+export async function queueScoreRefresh(db: Executor, tenantId: string, customerIds: readonly string[]): Promise<void> {
+  if (customerIds.length === 0) return;
+  await db.run(sql`
+    INSERT INTO score_refresh_queue (tenant_id, customer_id)
+    SELECT ${tenantId}::uuid, u.id FROM unnest(${arr(customerIds)}::uuid[]) AS u(id)
+    ON CONFLICT DO NOTHING`);
+}
+
+/**
+ * Takes up to `limit` queued customers (oldest first) out of the queue, in the caller's transaction: rolled
+ * back with it when their refresh fails. SKIP LOCKED lets two workers drain different customers.
+ */
+export async function claimQueuedScores(tx: Executor, limit: number, tenantId?: string): Promise<{ tenant_id: string; customer_id: string }[]> {
+  return tx.rows(sql`
+    DELETE FROM score_refresh_queue q
+    USING (
+      SELECT tenant_id, customer_id FROM score_refresh_queue
+      ${tenantId ? sql`WHERE tenant_id = ${tenantId}::uuid` : sql``}
+      ORDER BY queued_at, tenant_id, customer_id
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    ) x
+    WHERE q.tenant_id = x.tenant_id AND q.customer_id = x.customer_id
+    RETURNING q.tenant_id, q.customer_id`);
 }
 
 /** Tenants with at least one live customer (the scheduled refresh walks them one by one). */
@@ -528,10 +659,18 @@ export async function writeVipFlags(
       FROM customers c
       LEFT JOIN b ON b.id = c.id
       WHERE c.tenant_id = ${t} AND ${LIVE}
+    ),
+    -- the rows to change, locked in id order (the order ingestion locks customers in), so this needs no lock on
+    -- the whole tenant
+    locked AS MATERIALIZED (
+      SELECT c.id, v.vip FROM customers c JOIN v ON v.id = c.id
+      WHERE c.tenant_id = ${t} AND c.is_vip IS DISTINCT FROM v.vip
+      ORDER BY c.id
+      FOR UPDATE OF c
     )
-    UPDATE customers c SET is_vip = v.vip, updated_at = now()
-    FROM v
-    WHERE c.tenant_id = ${t} AND c.id = v.id AND c.is_vip IS DISTINCT FROM v.vip
+    UPDATE customers c SET is_vip = l.vip, updated_at = now()
+    FROM locked l
+    WHERE c.tenant_id = ${t} AND c.id = l.id AND c.is_vip IS DISTINCT FROM l.vip
     RETURNING c.id, c.is_vip`);
 }
 

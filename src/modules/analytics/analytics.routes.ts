@@ -41,7 +41,7 @@ export default async function analyticsRoutes(app: CrmApp, { db, config }: AppDe
       tags, summary: 'Recompute RFM, P(alive), predicted CLV, churn risk, lifecycle stage and engagement now (the daily job does the same)',
       response: { 200: s.RefreshResponse, ...responses },
     },
-  }, async (req) => refreshScores(db, config, req.auth.tenantId));
+  }, async (req) => refreshScores(db, config, req.auth.tenantId, { actor: req.auth.actor, requestId: req.id }));
 
   app.get('/analytics/overview', {
     schema: {
@@ -74,7 +74,7 @@ export default async function analyticsRoutes(app: CrmApp, { db, config }: AppDe
       tags, summary: 'Replace the acquisition costs per source',
       body: s.AcquisitionCostsBody, response: { 200: s.AcquisitionCostsResponse, ...responses },
     },
-  }, async (req) => service.putAcquisitionCosts(ctx(req), req.body.costs));
+  }, async (req) => service.putAcquisitionCosts(ctx(req), req.body.costs, { actor: req.auth.actor, requestId: req.id }));
 
   app.get('/analytics/vip-rule', {
     schema: {
@@ -91,5 +91,5 @@ export default async function analyticsRoutes(app: CrmApp, { db, config }: AppDe
         + 'Invalid rules answer 400 invalid_rule with details.path.',
       body: s.VipRuleBody, response: { 200: s.VipRuleResponse, ...responses },
     },
-  }, async (req) => vip.putVipRule(db, req.auth.tenantId, req.auth.actor, req.body));
+  }, async (req) => vip.putVipRule(db, req.auth.tenantId, req.auth.actor, req.body, req.id));
 }

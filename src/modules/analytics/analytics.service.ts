@@ -14,6 +14,7 @@ import {
 } from './clv.model.js';
 import * as repo from './analytics.repository.js';
 import { RFM_SEGMENTS } from './rfm.mapping.js';
+import { recordAudit, type AuditCtx } from '../audit/audit.service.js';
 
 export interface AnalyticsCtx {
   db: Executor;
@@ -81,7 +82,7 @@ export async function fitTenantModel(db: Executor, tenantId: string, asOf: strin
   return fit.model;
 }
 
-function modelFromStored(s: repo.StoredModelRow): ClvModel {
+export function modelFromStored(s: repo.StoredModelRow): ClvModel {
   const fixed = { iterations: 0, converged: true, status: 'converged' as const };
   return {
     bgnbd: { ...s.params.bgnbd, log_likelihood: s.log_likelihood, ...fixed },
@@ -265,13 +266,20 @@ export async function getAcquisitionCosts(ctx: AnalyticsCtx) {
   return { data: await repo.acquisitionCosts(ctx.db, ctx.tenantId) };
 }
 
-export async function putAcquisitionCosts(ctx: AnalyticsCtx, costs: { source: string; cost: number }[]) {
+export async function putAcquisitionCosts(ctx: AnalyticsCtx, costs: { source: string; cost: number }[], who?: AuditCtx) {
   const seen = new Set<string>();
   for (const c of costs) {
     if (seen.has(c.source)) throw new AppError('validation_failed', `source "${c.source}" is listed twice`, { source: c.source });
     seen.add(c.source);
   }
-  await ctx.db.transaction((tx) => repo.replaceAcquisitionCosts(tx, ctx.tenantId, costs));
+  await ctx.db.transaction(async (tx) => {
+    const before = await repo.acquisitionCosts(tx, ctx.tenantId);
+    await repo.replaceAcquisitionCosts(tx, ctx.tenantId, costs);
+    await recordAudit(tx, {
+      tenantId: ctx.tenantId, actor: who?.actor ?? 'system', requestId: who?.requestId ?? null,
+      action: 'acquisition_costs.replace', entityType: 'acquisition_costs', entityId: null, before: { costs: before }, after: { costs },
+    });
+  });
   return getAcquisitionCosts(ctx);
 }
 

@@ -157,6 +157,15 @@ describe('POST /analytics/scores/refresh (no model: 10 buyers are too few)', () 
     // a second refresh changes nothing
     const again = await t.app.inject({ method: 'POST', url: '/api/crm/analytics/scores/refresh', headers: a.headers });
     expect(again.json()).toMatchObject({ rfm_updated: 0, clv_updated: 0, lifecycle_changes: 0 });
+    // each run is in the audit trail, by the key that asked for it, with its result
+    const audited = await t.db.rows<any>(sql`
+      SELECT actor, entity_id, after FROM audit_log WHERE tenant_id = ${a.tenantId}::uuid AND action = 'scores.refresh'
+      ORDER BY seq DESC LIMIT 2`);
+    expect(audited.map((r) => r.after.lifecycle_changes)).toEqual([0, 1]);
+    for (const r of audited) {
+      expect(r.actor).toMatch(/^key:[0-9a-f-]{36}$/);
+      expect(r.entity_id).toBe(a.tenantId);
+    }
   });
 });
 

@@ -368,3 +368,16 @@ export function bgnbdExpectedPurchases(p: BgnbdParams, c: SufficientStatistics, 
   const e = expectedPurchasesUnchecked(p, c, t);
   return Number.isFinite(e) ? Math.max(e, 0) : NaN;
 }
+
+/**
+ * The numerator of eq. (10), E[Y(t)] · (1 + δ_{x>0}·(a/(b+x−1))·((α+T)/(α+t_x))^(r+x)), which depends on
+ * (x, T, t) only, not on t_x: E[Y(t) | x, t_x, T] = bgnbdExpectedPurchasesNumerator(x, T, t) · P(alive | x, t_x, T).
+ * Batch scorers compute it once per (x, T) — far fewer than (x, t_x, T) triples. Floored at 0 like
+ * bgnbdExpectedPurchases; NaN when the 2F1 fails. Not valid within 1e-5 of a = 1 (callers use
+ * bgnbdExpectedPurchases there).
+ */
+export function bgnbdExpectedPurchasesNumerator(p: BgnbdParams, x: number, T: number, t: number): number {
+  if (!(t > 0)) return 0;
+  const e = ((p.a + p.b + x - 1) / (p.a - 1)) * (1 - transformedHyp2f1Term(p, x, T, t));
+  return Number.isFinite(e) ? Math.max(e, 0) : NaN;
+}

@@ -6,7 +6,7 @@
  * Pure numerics: no database, no HTTP. Field names follow the API contract of issue 4 item 9
  * (`model.bgnbd.{r, alpha, a, b, log_likelihood}`, `model.gamma_gamma.{p, q, v}`, per-customer `p_alive`, …).
  */
-import { bgnbdExpectedPurchases, bgnbdProbabilityAlive, fitBgnbd, type BgnbdFit, type BgnbdParams } from './clv.bgnbd.js';
+import { bgnbdExpectedPurchases, bgnbdExpectedPurchasesNumerator, bgnbdProbabilityAlive, fitBgnbd, type BgnbdFit, type BgnbdParams } from './clv.bgnbd.js';
 import { fitGammaGamma, gammaGammaExpectedSpend, type GammaGammaFit } from './clv.gamma-gamma.js';
 import {
   DAYS_PER_TIME_UNIT,
@@ -223,13 +223,36 @@ export function predictCustomerClv(
   };
 }
 
+/**
+ * Σ_k (N(t_k) − N(t_{k−1})) / (1 + d)^{t_k} and N(H) with N the (x, T)-only numerator of eq. (10): multiplied
+ * by P(alive | x, t_x, T) they give discountedExpectedPurchases and E[Y(H)] (the denominator does not depend on t).
+ */
+function discountedNumerator(p: BgnbdParams, x: number, T: number, horizon: number, ratePerUnit: number): { discounted: number; expected: number } {
+  let total = 0;
+  let previous = 0;
+  const steps = Math.ceil(horizon);
+  for (let k = 1; k <= steps; k++) {
+    const t = Math.min(k, horizon);
+    const n = bgnbdExpectedPurchasesNumerator(p, x, T, t);
+    if (!Number.isFinite(n)) return { discounted: NaN, expected: NaN };
+    total += (n - previous) / Math.pow(1 + ratePerUnit, t);
+    previous = n;
+  }
+  return { discounted: total, expected: previous };
+}
+
 /** Batch scoring: CLV for many customers, keyed by customerId; failures are per customer, typed. */
 export function predictAll(
   model: ClvModel,
   customers: readonly CustomerStatistics[],
   options: ClvPredictionOptions,
 ): Map<string, CustomerClvResult> {
-  // Customers sharing (x, t_x, T) share every BG/NBD quantity; memoise the expensive discounted sum.
+  // E[Y(t) | x, t_x, T] = N(x, T, t) · P(alive | x, t_x, T): the expensive part (⌈H⌉ 2F1 evaluations) depends
+  // on (x, T) only, which many more customers share than (x, t_x, T) (8,600 pairs against 24,400 triples among
+  // 64,000 generated buyers). Near a = 1 (the averaged removable singularity) the factorisation does not hold
+  // and the per-(x, t_x, T) path is used.
+  const factorised = Math.abs(model.bgnbd.a - 1) >= 1e-5;
+  const numerators = new Map<string, { discounted: number; expected: number }>();
   const cache = new Map<string, { pAlive: number; expected: number; discounted: number }>();
   const rate = discountRatePerTimeUnit(options.annualDiscountRate ?? 0, model.time_unit);
   const out = new Map<string, CustomerClvResult>();
@@ -238,15 +261,27 @@ export function predictAll(
       out.set(c.customerId, predictCustomerClv(model, c, options)); // reports the invalid input
       continue;
     }
-    const key = `${c.x}|${c.t_x}|${c.T}`;
-    let bg = cache.get(key);
-    if (!bg) {
-      bg = {
-        pAlive: bgnbdProbabilityAlive(model.bgnbd, c),
-        expected: bgnbdExpectedPurchases(model.bgnbd, c, options.horizon),
-        discounted: discountedExpectedPurchases(model.bgnbd, c, options.horizon, rate),
-      };
-      cache.set(key, bg);
+    let bg: { pAlive: number; expected: number; discounted: number } | undefined;
+    if (factorised) {
+      const key = `${c.x}|${c.T}`;
+      let n = numerators.get(key);
+      if (!n) {
+        n = discountedNumerator(model.bgnbd, c.x, c.T, options.horizon, rate);
+        numerators.set(key, n);
+      }
+      const pAlive = bgnbdProbabilityAlive(model.bgnbd, c);
+      bg = { pAlive, expected: n.expected * pAlive, discounted: n.discounted * pAlive };
+    } else {
+      const key = `${c.x}|${c.t_x}|${c.T}`;
+      bg = cache.get(key);
+      if (!bg) {
+        bg = {
+          pAlive: bgnbdProbabilityAlive(model.bgnbd, c),
+          expected: bgnbdExpectedPurchases(model.bgnbd, c, options.horizon),
+          discounted: discountedExpectedPurchases(model.bgnbd, c, options.horizon, rate),
+        };
+        cache.set(key, bg);
+      }
     }
     const aov = gammaGammaExpectedSpend(model.gamma_gamma, c.x, c.m);
     const predicted = aov * bg.discounted;

@@ -1,12 +1,14 @@
 import type { Config } from '../../config.js';
-import type { Executor } from '../../db/database.js';
+import { sql, type Executor } from '../../db/database.js';
 import { AppError } from '../../lib/errors.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { enqueueEvents } from '../outbox/outbox.repository.js';
 import { insertActivities } from '../timeline/timeline.repository.js';
 import * as repo from './analytics.repository.js';
-import { fitTenantModel } from './analytics.service.js';
+import { modelFromStored } from './analytics.service.js';
 import { applyVipRule } from './vip.service.js';
-import { DAYS_PER_TIME_UNIT, predictAll, type ClvModel, type CustomerStatistics } from './clv.model.js';
+import { DAYS_PER_TIME_UNIT, fitClvModel, predictAll, type ClvModel, type CustomerStatistics } from './clv.model.js';
+import { reevaluateCustomers } from '../segments/segments.service.js';
 
 /** The unit the stored model and the profile scores use. */
 const SCORE_TIME_UNIT = 'week' as const;
@@ -26,116 +28,293 @@ export interface RefreshResult {
   vip_changes: number;
 }
 
+/** A full refresh writes in id-range slices of about this many customers, one transaction each. */
+const SLICE_CUSTOMERS = 5_000;
+/** The refresh's sorts and hashes (statistics of every buyer, per-slice aggregates) stay in memory. */
+const WORK_MEM = sql.raw(`SET LOCAL work_mem = '64MB'`);
+
+type ClvArrays = { ids: string[]; pAlive: number[]; predicted: number[] };
+
+/** The sufficient statistics of every buyer (or of `customerIds`) as of asOf, in the model's unit. */
+async function statistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<repo.CustomerStatisticsRow[]> {
+  return db.transaction(async (tx) => {
+    await tx.run(WORK_MEM);
+    return repo.customerStatistics(tx, tenantId, asOf, customerIds);
+  });
+}
+
+function toCustomerStatistics(rows: repo.CustomerStatisticsRow[]): CustomerStatistics[] {
+  const unitDays = DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT];
+  return rows.map((r) => ({
+    customerId: r.customer_id,
+    x: r.x,
+    t_x: r.tx_days / unitDays,
+    T: r.t_days / unitDays,
+    m: r.x > 0 ? r.repeat_sum / r.x : 0,
+    historic_value: r.historic,
+  }));
+}
+
+/**
+ * BG/NBD + Gamma-Gamma fitted on the statistics already read for scoring (weighted rows of identical
+ * (x, t_x, T, repeat spend), as groupedStatistics would produce them): one pass over the orders serves both.
+ */
+function fitFrom(rows: repo.CustomerStatisticsRow[], asOf: string): { model: ClvModel } | { reason: string; message: string } {
+  const unitDays = DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT];
+  const grouped = new Map<string, { x: number; t_x: number; T: number; m: number; weight: number }>();
+  for (const r of rows) {
+    const key = `${r.x}|${r.tx_days}|${r.t_days}|${r.repeat_sum}`;
+    const g = grouped.get(key);
+    if (g) g.weight++;
+    else grouped.set(key, { x: r.x, t_x: r.tx_days / unitDays, T: r.t_days / unitDays, m: r.x > 0 ? r.repeat_sum / r.x : 0, weight: 1 });
+  }
+  const fit = fitClvModel({ customers: [...grouped.values()], asOf, timeUnit: SCORE_TIME_UNIT });
+  return fit.ok ? { model: fit.model } : { reason: fit.reason, message: fit.message };
+}
+
+function predictions(config: Config, model: ClvModel | null, stats: CustomerStatistics[]): ClvArrays {
+  const out: ClvArrays = { ids: [], pAlive: [], predicted: [] };
+  if (!model) return out;
+  const all = predictAll(model, stats, {
+    horizon: config.ltvCalculationPeriodDays / DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT],
+    annualDiscountRate: config.clvDiscountRate,
+  });
+  for (const [id, p] of all) {
+    if (!p.ok) continue; // a customer whose CLV cannot be evaluated keeps NULL
+    out.ids.push(id);
+    out.pAlive.push(p.clv.p_alive);
+    out.predicted.push(p.clv.predicted_clv);
+  }
+  return out;
+}
+
+interface SliceResult {
+  rfm: number;
+  clv: number;
+  written: number;
+  lifecycle: number;
+  changedIds: string[];
+}
+
+/**
+ * Writes one scope's scores in the caller's transaction: rows locked in id order, ONE UPDATE, then a
+ * lifecycle.changed timeline entry and a customer.lifecycle_changed outbox event per stage change.
+ */
+async function writeScope(
+  tx: Executor,
+  config: Config,
+  tenantId: string,
+  scope: repo.ScoreScope,
+  cuts: readonly repo.MonetaryCut[],
+  clv: ClvArrays,
+): Promise<SliceResult> {
+  await tx.run(WORK_MEM);
+  await repo.lockScope(tx, tenantId, scope);
+  // PostgreSQL estimates a uuid range at one row, and nested loops over the per-slice aggregates then cost
+  // seconds per slice at a million customers: the statement is hash/merge joins by construction.
+  await tx.run(sql.raw('SET LOCAL enable_nestloop = off'));
+  const changed = await repo.writeScores(tx, tenantId, { scope, cuts, clv, churnThresholdDays: config.churnThresholdDays });
+  await tx.run(sql.raw('RESET enable_nestloop'));
+  const result: SliceResult = { rfm: 0, clv: 0, written: changed.length, lifecycle: 0, changedIds: changed.map((c) => c.id) };
+  for (const c of changed) {
+    if (c.rfm_changed) result.rfm++;
+    if (c.clv_changed) result.clv++;
+  }
+  // The first classification of a customer (NULL → stage) is not a change; leaving the lifecycle
+  // (stage → NULL, e.g. every order refunded) is.
+  const changes = changed.filter((c) => c.old_stage !== null && c.old_stage !== c.new_stage);
+  result.lifecycle = changes.length;
+  const now = new Date();
+  for (let i = 0; i < changes.length; i += CHUNK) {
+    const slice = changes.slice(i, i + CHUNK);
+    await insertActivities(tx, tenantId, slice.map((c) => ({
+      customerId: c.id,
+      type: 'lifecycle.changed',
+      occurredAt: now,
+      summary: `Lifecycle stage ${c.old_stage} → ${c.new_stage ?? 'none'}`,
+      data: { old_stage: c.old_stage, new_stage: c.new_stage },
+      actor: 'system',
+    })));
+    await enqueueEvents(tx, tenantId, slice.map((c) => ({
+      type: 'customer.lifecycle_changed' as const,
+      customerId: c.id,
+      payload: { customer_id: c.id, old_stage: c.old_stage, new_stage: c.new_stage },
+      occurredAt: now,
+    })));
+  }
+  return result;
+}
+
+/** Id-range slices of ~perSlice customers: boundaries on the leading byte of the (random, uniform) uuids. */
+function slices(customers: number, perSlice: number): repo.ScoreScope[] {
+  let n = 1;
+  while (n < 256 && customers / n > perSlice) n *= 2;
+  const bound = (i: number) => `${i.toString(16).padStart(2, '0')}000000-0000-0000-0000-000000000000`;
+  const out: repo.ScoreScope[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push({ from: i === 0 ? '00000000-0000-0000-0000-000000000000' : bound((i * 256) / n), to: i === n - 1 ? null : bound(((i + 1) * 256) / n) });
+  }
+  return out;
+}
+
 /**
  * Recomputes every score of a tenant's customers, set-based:
- *  1. fits BG/NBD + Gamma-Gamma on completed orders up to today (tenant-local), stores the fit (clv_models);
- *  2. in one transaction, with the customer rows locked in id order: ONE UPDATE writing RFM, p_alive and
- *     predicted_clv (from arrays; NULL without a model or without purchases), churn_risk, lifecycle_stage
- *     and engagement_score of every customer whose values change, then a lifecycle.changed timeline entry
- *     plus a customer.lifecycle_changed outbox event for every customer whose stage changed;
- *  3. in the same transaction, is_vip from the tenant's VIP rule (one UPDATE; vip.changed timeline entries).
+ *  1. reads every buyer's sufficient statistics once (one pass over the orders); fits BG/NBD + Gamma-Gamma on
+ *     them (as of today, tenant-local, week unit) and stores the fit (clv_models), or deletes the stored fit
+ *     when the model refuses; predicts P(alive) and CLV per buyer (predictAll);
+ *  2. computes and stores the monetary quintile cuts (customer_score_state);
+ *  3. writes the scores in id-range slices of ~5 000 customers, one short transaction each (rows locked in id
+ *     order; ONE UPDATE per slice writing only rows whose values change; lifecycle timeline entries and
+ *     customer.lifecycle_changed events in the same transaction). Slices keep locks short, and because ids
+ *     are random each slice writes a few rows of every page: with the table's fillfactor headroom most
+ *     writes stay HOT (no index entries);
+ *  4. is_vip from the tenant's VIP rule (one UPDATE locking just the rows whose flag changes, in id order;
+ *     vip.changed timeline entries).
  * The profile's lifetime_value is left as ingestion computes it (historic spend); predicted_clv sits
  * next to it (README, "Analytics").
  */
-export async function refreshScores(db: Executor, config: Config, tenantId: string): Promise<RefreshResult> {
+export async function refreshScores(
+  db: Executor,
+  config: Config,
+  tenantId: string,
+  opts: { sliceCustomers?: number; actor?: string; requestId?: string | null } = {},
+): Promise<RefreshResult> {
   const info = await repo.tenantInfo(db, tenantId);
   if (!info) throw new AppError('tenant_not_found', `tenant ${tenantId} was not found`, { id: tenantId });
   const asOf = info.today;
 
-  let model: ClvModel | null = null;
-  let modelStatus: RefreshResult['model'];
-  try {
-    model = await fitTenantModel(db, tenantId, asOf, SCORE_TIME_UNIT);
-    modelStatus = { status: 'fitted', customers: model.customers };
-  } catch (err) {
-    if (!(err instanceof AppError)) throw err;
-    modelStatus = { status: 'unavailable', reason: (err.details as { reason?: string } | undefined)?.reason ?? err.code, message: err.message };
-  }
+  const rows = await statistics(db, tenantId, asOf);
+  const fitted = fitFrom(rows, asOf);
+  const model = 'model' in fitted ? fitted.model : null;
+  const modelStatus: RefreshResult['model'] = 'model' in fitted
+    ? { status: 'fitted', customers: fitted.model.customers }
+    : { status: 'unavailable', reason: fitted.reason, message: fitted.message };
+  const clv = predictions(config, model, toCustomerStatistics(rows));
 
-  const scores = { ids: [] as string[], pAlive: [] as number[], predicted: [] as number[] };
-  if (model) {
-    const unitDays = DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT];
-    const rows = await repo.customerStatistics(db, tenantId, asOf);
-    const stats: CustomerStatistics[] = rows.map((r) => ({
-      customerId: r.customer_id,
-      x: r.x,
-      t_x: r.tx_days / unitDays,
-      T: r.t_days / unitDays,
-      m: r.x > 0 ? r.repeat_sum / r.x : 0,
-      historic_value: r.historic,
-    }));
-    const predictions = predictAll(model, stats, {
-      horizon: config.ltvCalculationPeriodDays / unitDays,
-      annualDiscountRate: config.clvDiscountRate,
-    });
-    for (const [id, p] of predictions) {
-      if (!p.ok) continue; // a customer whose CLV cannot be evaluated keeps NULL
-      scores.ids.push(id);
-      scores.pAlive.push(p.clv.p_alive);
-      scores.predicted.push(p.clv.predicted_clv);
-    }
-  }
-
-  return db.transaction(async (tx) => {
-    if (model) {
-      await repo.saveModel(tx, tenantId, {
-        time_unit: SCORE_TIME_UNIT,
-        as_of: asOf,
-        params: {
-          bgnbd: { r: model.bgnbd.r, alpha: model.bgnbd.alpha, a: model.bgnbd.a, b: model.bgnbd.b },
-          gamma_gamma: {
-            p: model.gamma_gamma.p, q: model.gamma_gamma.q, v: model.gamma_gamma.v,
-            log_likelihood: model.gamma_gamma.log_likelihood, customers: model.gamma_gamma.customers,
-          },
-          repeat_customers: model.repeat_customers,
-        },
-        log_likelihood: model.bgnbd.log_likelihood,
-        customers: model.customers,
-      });
-    } else {
-      await repo.deleteModel(tx, tenantId, SCORE_TIME_UNIT);
-    }
-    await repo.lockCustomers(tx, tenantId);
-    const changed = await repo.writeScores(tx, tenantId, { clv: scores, churnThresholdDays: config.churnThresholdDays });
-    let rfmUpdated = 0;
-    let clvUpdated = 0;
-    for (const c of changed) {
-      if (c.rfm_changed) rfmUpdated++;
-      if (c.clv_changed) clvUpdated++;
-    }
-    // The first classification of a customer (NULL → stage) is not a change; leaving the lifecycle
-    // (stage → NULL, e.g. every order refunded) is.
-    const changes = changed.filter((c) => c.old_stage !== null && c.old_stage !== c.new_stage);
-    const now = new Date();
-    for (let i = 0; i < changes.length; i += CHUNK) {
-      const slice = changes.slice(i, i + CHUNK);
-      await insertActivities(tx, tenantId, slice.map((c) => ({
-        customerId: c.id,
-        type: 'lifecycle.changed',
-        occurredAt: now,
-        summary: `Lifecycle stage ${c.old_stage} → ${c.new_stage ?? 'none'}`,
-        data: { old_stage: c.old_stage, new_stage: c.new_stage },
-        actor: 'system',
-      })));
-      await enqueueEvents(tx, tenantId, slice.map((c) => ({
-        type: 'customer.lifecycle_changed' as const,
-        customerId: c.id,
-        payload: { customer_id: c.id, old_stage: c.old_stage, new_stage: c.new_stage },
-        occurredAt: now,
-      })));
-    }
-    const vip = await applyVipRule(tx, tenantId);
-    return {
-      tenant_id: tenantId,
-      as_of: asOf,
-      model: modelStatus,
-      rfm_updated: rfmUpdated,
-      clv_updated: clvUpdated,
-      scores_updated: changed.length,
-      lifecycle_changes: changes.length,
-      vip_changes: vip.became_vip + vip.lost_vip,
-    };
+  const cuts = await db.transaction(async (tx) => {
+    if (model) await repo.saveModel(tx, tenantId, storedFit(model, asOf));
+    else await repo.deleteModel(tx, tenantId, SCORE_TIME_UNIT);
+    await tx.run(WORK_MEM);
+    const c = await repo.computeMonetaryCuts(tx, tenantId);
+    await repo.saveMonetaryCuts(tx, tenantId, c);
+    return c;
   });
+
+  // Per slice, only its customers' predictions travel (ids compare as text in uuid order).
+  const order = clv.ids.map((_, i) => i).sort((i, j) => (clv.ids[i] < clv.ids[j] ? -1 : clv.ids[i] > clv.ids[j] ? 1 : 0));
+  const totals = { rfm: 0, clv: 0, written: 0, lifecycle: 0 };
+  let k = 0;
+  for (const scope of slices(await repo.countCustomers(db, tenantId), opts.sliceCustomers ?? SLICE_CUSTOMERS)) {
+    const part: ClvArrays = { ids: [], pAlive: [], predicted: [] };
+    const to = 'to' in scope ? scope.to : null;
+    while (k < order.length && (to === null || clv.ids[order[k]] < to)) {
+      const i = order[k++];
+      part.ids.push(clv.ids[i]);
+      part.pAlive.push(clv.pAlive[i]);
+      part.predicted.push(clv.predicted[i]);
+    }
+    const r = await db.transaction((tx) => writeScope(tx, config, tenantId, scope, cuts, part));
+    totals.rfm += r.rfm;
+    totals.clv += r.clv;
+    totals.written += r.written;
+    totals.lifecycle += r.lifecycle;
+  }
+
+  // writeVipFlags locks just the rows it changes, in id order
+  const vip = await db.transaction((tx) => applyVipRule(tx, tenantId));
+  const result: RefreshResult = {
+    tenant_id: tenantId,
+    as_of: asOf,
+    model: modelStatus,
+    rfm_updated: totals.rfm,
+    clv_updated: totals.clv,
+    scores_updated: totals.written,
+    lifecycle_changes: totals.lifecycle,
+    vip_changes: vip.became_vip + vip.lost_vip,
+  };
+  // The refresh commits slice by slice; its audit entry records the whole run once it is done.
+  await recordAudit(db, {
+    tenantId, actor: opts.actor ?? 'job:analytics.refresh_scores', requestId: opts.requestId ?? null,
+    action: 'scores.refresh', entityType: 'tenant', entityId: tenantId, before: null, after: { ...result },
+  });
+  return result;
+}
+
+function storedFit(model: ClvModel, asOf: string): Omit<repo.StoredModelRow, 'fitted_at'> {
+  return {
+    time_unit: SCORE_TIME_UNIT,
+    as_of: asOf,
+    params: {
+      bgnbd: { r: model.bgnbd.r, alpha: model.bgnbd.alpha, a: model.bgnbd.a, b: model.bgnbd.b },
+      gamma_gamma: {
+        p: model.gamma_gamma.p, q: model.gamma_gamma.q, v: model.gamma_gamma.v,
+        log_likelihood: model.gamma_gamma.log_likelihood, customers: model.gamma_gamma.customers,
+      },
+      repeat_customers: model.repeat_customers,
+    },
+    log_likelihood: model.bgnbd.log_likelihood,
+    customers: model.customers,
+  };
+}
+
+export interface CustomersRefreshResult {
+  customers: number;
+  scores_updated: number;
+  lifecycle_changes: number;
+  segments_entered: number;
+  segments_exited: number;
+}
+
+/**
+ * Refreshes the scores of just these customers (after an ingestion changed their data), in the caller's
+ * transaction: the model parameters and monetary quintiles stay as the last full refresh left them (a tenant
+ * never fully refreshed gets its quintiles computed now; without a stored model P(alive) and CLV are NULL,
+ * as in a full refresh without one). RFM recency and frequency, churn, lifecycle and engagement follow the
+ * new data. Customers whose scores changed are then re-evaluated against the auto-update segments (rules
+ * may name the scores). The VIP flag waits for the next full refresh (it ranks the whole tenant).
+ */
+export async function refreshCustomerScores(tx: Executor, config: Config, tenantId: string, customerIds: readonly string[]): Promise<CustomersRefreshResult> {
+  const ids = [...new Set(customerIds.map((id) => id.toLowerCase()))].sort();
+  const none = { customers: 0, scores_updated: 0, lifecycle_changes: 0, segments_entered: 0, segments_exited: 0 };
+  if (ids.length === 0) return none;
+  const info = await repo.tenantInfo(tx, tenantId);
+  if (!info) return none;
+  const stored = await repo.storedModel(tx, tenantId, SCORE_TIME_UNIT);
+  const model = stored ? modelFromStored(stored) : null;
+  const rows = model ? await statistics(tx, tenantId, info.today, ids) : [];
+  const clv = predictions(config, model, toCustomerStatistics(rows));
+  let cuts = await repo.storedMonetaryCuts(tx, tenantId);
+  if (!cuts) {
+    cuts = await repo.computeMonetaryCuts(tx, tenantId);
+    await repo.saveMonetaryCuts(tx, tenantId, cuts);
+  }
+  const r = await writeScope(tx, config, tenantId, { ids }, cuts, clv);
+  const seg = r.changedIds.length ? await reevaluateCustomers(tx, tenantId, r.changedIds) : { entered: 0, exited: 0 };
+  return { customers: ids.length, scores_updated: r.written, lifecycle_changes: r.lifecycle, segments_entered: seg.entered, segments_exited: seg.exited };
+}
+
+/**
+ * The ticker after ingestion: takes queued customers (up to `limit` per transaction, oldest first) and
+ * refreshes their scores, tenant by tenant, until the queue is empty. Queueing dedupes a customer that several
+ * batches touched, and the few seconds between ticks act as the debounce. Answers how many were refreshed.
+ */
+export async function refreshQueuedScores(db: Executor, config: Config, opts: { limit?: number; tenantId?: string } = {}): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const n = await db.transaction(async (tx) => {
+      const claimed = await repo.claimQueuedScores(tx, opts.limit ?? 2_000, opts.tenantId);
+      const byTenant = new Map<string, string[]>();
+      for (const c of claimed) {
+        const list = byTenant.get(c.tenant_id);
+        if (list) list.push(c.customer_id);
+        else byTenant.set(c.tenant_id, [c.customer_id]);
+      }
+      for (const tenantId of [...byTenant.keys()].sort()) await refreshCustomerScores(tx, config, tenantId, byTenant.get(tenantId)!);
+      return claimed.length;
+    });
+    done += n;
+    if (n === 0) return done;
+  }
 }
 
 /** The scheduled refresh: every tenant in turn (one tenant's failure does not stop the others). */

@@ -4,6 +4,7 @@ import { insertActivities } from '../timeline/timeline.repository.js';
 import { compileRules, parseRules, type RuleGroup, type RuleNode } from '../segments/segments.rules.js';
 import { reevaluateCustomers } from '../segments/segments.service.js';
 import * as repo from './analytics.repository.js';
+import { recordAudit } from '../audit/audit.service.js';
 
 /**
  * VIP identification (issue 4, item 7). Each tenant has one editable rule (vip_rules; no row = the
@@ -66,9 +67,10 @@ export interface VipRecompute {
 }
 
 /**
- * Applies the tenant's rule in the caller's transaction (customer rows already locked in id order):
- * one UPDATE, then a `vip.changed` timeline entry per changed customer and a re-evaluation of the
- * changed customers against auto-update segments (whose rules may use is_vip).
+ * Applies the tenant's rule in the caller's transaction: one UPDATE (which locks just the rows whose
+ * flag changes, in id order, as ingestion does), then a `vip.changed` timeline entry per changed
+ * customer and a re-evaluation of the changed customers against auto-update segments (whose rules
+ * may use is_vip).
  */
 export async function applyVipRule(tx: Executor, tenantId: string, opts: { actor?: string } = {}): Promise<VipRecompute> {
   const rule = await currentRule(tx, tenantId);
@@ -104,14 +106,20 @@ export async function putVipRule(
   tenantId: string,
   actor: string,
   body: { top_percent: number; min_total_spend: number | null; rules?: unknown },
+  requestId?: string | null,
 ) {
   const rules = parseVipRules(body.rules);
   return db.transaction(async (tx) => {
+    const before = await currentRule(tx, tenantId);
     await repo.saveVipRule(tx, tenantId, {
       topPercent: body.top_percent, minTotalSpend: body.min_total_spend, rules, updatedBy: actor,
     });
     await repo.lockCustomers(tx, tenantId);
     const result = await applyVipRule(tx, tenantId, { actor });
+    await recordAudit(tx, {
+      tenantId, actor, requestId: requestId ?? null, action: 'vip_rule.replace', entityType: 'vip_rule', entityId: null,
+      before, after: { top_percent: body.top_percent, min_total_spend: body.min_total_spend, rules: rules ?? null, ...result },
+    });
     return { ...(await getVipRule(tx, tenantId)), ...result };
   });
 }

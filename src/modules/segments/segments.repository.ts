@@ -169,6 +169,45 @@ export async function insertMatching(
   return rows.map((r) => r.customer_id);
 }
 
+/**
+ * A full calculation in ONE statement: the matching customers are computed once (one scan of the tenant's
+ * customers, as the hand-written query would), then members not among them leave and those not yet members
+ * enter (hash anti-joins against that set). Both sub-statements see the membership as it was before the
+ * statement, which is what the difference needs.
+ */
+export async function applyDifference(
+  db: Executor,
+  q: { tenantId: string; segmentId: string; predicate: SQL },
+): Promise<{ entered: string[]; exited: string[] }> {
+  const rows = await db.rows<{ change: 'entered' | 'exited'; customer_id: string }>(sql`
+    WITH target AS MATERIALIZED (
+      SELECT c.id FROM customers c WHERE c.tenant_id = ${q.tenantId}::uuid AND ${LIVE} AND (${q.predicate})
+    ),
+    exited AS (
+      DELETE FROM segment_members m
+      WHERE m.tenant_id = ${q.tenantId}::uuid AND m.segment_id = ${q.segmentId}::uuid
+        AND NOT EXISTS (SELECT 1 FROM target t WHERE t.id = m.customer_id)
+      RETURNING m.customer_id
+    ),
+    entered AS (
+      INSERT INTO segment_members (tenant_id, segment_id, customer_id, added_at)
+      SELECT ${q.tenantId}::uuid, ${q.segmentId}::uuid, t.id, now()
+      FROM target t
+      WHERE NOT EXISTS (
+        SELECT 1 FROM segment_members m
+        WHERE m.tenant_id = ${q.tenantId}::uuid AND m.segment_id = ${q.segmentId}::uuid AND m.customer_id = t.id)
+      ON CONFLICT DO NOTHING
+      RETURNING customer_id
+    )
+    SELECT 'entered' AS change, customer_id FROM entered
+    UNION ALL
+    SELECT 'exited', customer_id FROM exited`);
+  return {
+    entered: rows.filter((r) => r.change === 'entered').map((r) => r.customer_id),
+    exited: rows.filter((r) => r.change === 'exited').map((r) => r.customer_id),
+  };
+}
+
 /** Adds live customers of the tenant to a segment; answers those that were not members. */
 export async function addMembers(db: Executor, tenantId: string, segmentId: string, customerIds: string[]): Promise<string[]> {
   const rows = await db.rows<{ customer_id: string }>(sql`
@@ -231,6 +270,90 @@ export async function insertHistory(db: Executor, tenantId: string, changes: Mem
     SELECT ${tenantId}::uuid, x.s, x.c, x.ch, now()
     FROM unnest(${arr(changes.map((c) => c.segmentId))}::uuid[], ${arr(changes.map((c) => c.customerId))}::uuid[],
                 ${arr(changes.map((c) => c.change))}::text[]) AS x(s, c, ch)`);
+}
+
+/** Changes are written in statements of at most this many (each binds four arrays of this length). */
+const BOOKKEEPING_SLICE = 50_000;
+
+/**
+ * Membership changes into history, the timeline (segment.entered / segment.exited) and the outbox (one
+ * customer.segment_changed per customer: segments entered and left, segment ids before and after, in the
+ * order the customers first appear in `changes`), in ONE statement per slice of ≤ 50 000 changes: the
+ * changes travel as four arrays and three INSERT … SELECT read them (no per-row JSON built in Node). A
+ * customer's changes stay in one slice (one event per customer).
+ */
+export async function recordMembershipChanges(
+  db: Executor,
+  tenantId: string,
+  changes: readonly MembershipChange[],
+  opts: { actor: string; at: Date },
+): Promise<void> {
+  const byCustomer = new Map<string, MembershipChange[]>();
+  for (const c of changes) {
+    const list = byCustomer.get(c.customerId);
+    if (list) list.push(c);
+    else byCustomer.set(c.customerId, [c]);
+  }
+  let slice: MembershipChange[] = [];
+  for (const list of byCustomer.values()) {
+    if (slice.length > 0 && slice.length + list.length > BOOKKEEPING_SLICE) {
+      await writeBookkeeping(db, tenantId, slice, opts);
+      slice = [];
+    }
+    slice.push(...list);
+  }
+  await writeBookkeeping(db, tenantId, slice, opts);
+}
+
+async function writeBookkeeping(db: Executor, tenantId: string, changes: readonly MembershipChange[], opts: { actor: string; at: Date }): Promise<void> {
+  if (changes.length === 0) return;
+  const t = sql`${tenantId}::uuid`;
+  await db.run(sql`
+    WITH ch AS MATERIALIZED (
+      SELECT x.segment_id, x.name, x.customer_id, x.change, x.ord
+      FROM unnest(${arr(changes.map((c) => c.segmentId))}::uuid[], ${arr(changes.map((c) => c.segmentName))}::text[],
+                  ${arr(changes.map((c) => c.customerId))}::uuid[], ${arr(changes.map((c) => c.change))}::text[])
+           WITH ORDINALITY AS x(segment_id, name, customer_id, change, ord)
+    ),
+    history AS (
+      INSERT INTO segment_membership_history (tenant_id, segment_id, customer_id, change, at)
+      SELECT ${t}, ch.segment_id, ch.customer_id, ch.change, now() FROM ch ORDER BY ch.ord
+    ),
+    timeline AS (
+      INSERT INTO activities (tenant_id, customer_id, type, occurred_at, summary, data, actor)
+      SELECT ${t}, ch.customer_id, CASE ch.change WHEN 'entered' THEN 'segment.entered' ELSE 'segment.exited' END,
+             ${opts.at.toISOString()}::timestamptz,
+             CASE ch.change WHEN 'entered' THEN 'Entered' ELSE 'Left' END || ' segment ' || ch.name,
+             jsonb_build_object('segment_id', ch.segment_id, 'segment_name', ch.name), ${opts.actor}::text
+      FROM ch ORDER BY ch.ord
+    ),
+    per AS (
+      SELECT ch.customer_id, min(ch.ord) AS first_ord,
+             coalesce(jsonb_agg(jsonb_build_object('id', ch.segment_id, 'name', ch.name) ORDER BY ch.ord) FILTER (WHERE ch.change = 'entered'), '[]') AS entered,
+             coalesce(jsonb_agg(jsonb_build_object('id', ch.segment_id, 'name', ch.name) ORDER BY ch.ord) FILTER (WHERE ch.change = 'exited'), '[]') AS exited,
+             coalesce(array_agg(ch.segment_id::text) FILTER (WHERE ch.change = 'entered'), '{}') AS entered_ids,
+             coalesce(array_agg(ch.segment_id::text) FILTER (WHERE ch.change = 'exited'), '{}') AS exited_ids
+      FROM ch GROUP BY ch.customer_id
+    ),
+    now_in AS (
+      SELECT m.customer_id, array_agg(m.segment_id::text) AS ids
+      FROM segment_members m
+      JOIN segments s ON s.tenant_id = m.tenant_id AND s.id = m.segment_id AND s.deleted_at IS NULL
+      WHERE m.tenant_id = ${t} AND m.customer_id IN (SELECT per.customer_id FROM per)
+      GROUP BY m.customer_id
+    )
+    INSERT INTO outbox (tenant_id, type, customer_id, payload, occurred_at)
+    SELECT ${t}, 'customer.segment_changed', per.customer_id,
+           jsonb_build_object(
+             'customer_id', per.customer_id, 'entered', per.entered, 'exited', per.exited,
+             'old_segments', (SELECT coalesce(jsonb_agg(o.id ORDER BY o.id COLLATE "C"), '[]') FROM (
+                                SELECT a.id FROM unnest(coalesce(n.ids, '{}')) AS a(id) WHERE NOT (a.id = ANY(per.entered_ids))
+                                UNION ALL SELECT e.id FROM unnest(per.exited_ids) AS e(id)) o),
+             'new_segments', (SELECT coalesce(jsonb_agg(a.id ORDER BY a.id COLLATE "C"), '[]') FROM unnest(coalesce(n.ids, '{}')) AS a(id))),
+           now()
+    FROM per LEFT JOIN now_in n ON n.customer_id = per.customer_id
+    -- seq follows the order the customers first appear in
+    ORDER BY per.first_ord`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import * as reports from './segments.reports.service.js';
 const tags = ['segments'];
 
 export default async function segmentRoutes(app: CrmApp, { db }: AppDeps) {
-  const ctx = (req: FastifyRequest): service.SegmentCtx => ({ db, tenantId: req.auth.tenantId, actor: req.auth.actor });
+  const ctx = (req: FastifyRequest): service.SegmentCtx => ({ db, tenantId: req.auth.tenantId, actor: req.auth.actor, requestId: req.id });
 
   app.post('/segments', {
     schema: {

@@ -1,8 +1,8 @@
 import type { Executor } from '../../db/database.js';
-import { enqueueEvents } from '../outbox/outbox.repository.js';
+import { recordAudit } from '../audit/audit.service.js';
+import { enrollFromSegmentChanges } from '../automation/automation.triggers.js';
 import { isExactTs, isUuid, pageOf, readCursor, type Page } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
-import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import { profilesOf } from '../customers/customers.service.js';
 import type { CustomerProfile } from '../customers/customers.schemas.js';
 import * as repo from './segments.repository.js';
@@ -18,6 +18,18 @@ export interface SegmentCtx {
   tenantId: string;
   /** "key:<id>" / "user:<id>" / "system", recorded on the timeline */
   actor: string;
+  /** request.id when from HTTP, for the audit trail */
+  requestId?: string | null;
+}
+
+const segmentSnapshot = (row: SegmentRow) => ({
+  name: row.name, description: row.description, type: row.type, rules: row.rules ?? null, auto_update: row.auto_update,
+});
+
+function audit(tx: Executor, ctx: Pick<SegmentCtx, 'tenantId' | 'actor' | 'requestId'>, action: string, id: string, before: unknown, after: unknown) {
+  return recordAudit(tx, {
+    tenantId: ctx.tenantId, actor: ctx.actor, requestId: ctx.requestId ?? null, action, entityType: 'segment', entityId: id, before, after,
+  });
 }
 
 export function toSegment(row: SegmentRow): Segment {
@@ -121,12 +133,11 @@ export function refreshOrder<T extends RuleSegment>(segments: T[]): T[] {
 // ---------------------------------------------------------------------------------------------
 // Membership
 
-const TIMELINE_CHUNK = 5000;
-
 /**
- * THE place where membership changes leave the segments module: today membership history and
- * the timeline (segment.entered / segment.exited). The outbox event customer.segment_changed
- * belongs here too, in the same transaction, when the outbox exists.
+ * THE place where membership changes leave the segments module, in the caller's transaction: membership
+ * history, the timeline (segment.entered / segment.exited) and one `customer.segment_changed` outbox event
+ * per customer (segments entered and left, the customer's segment ids before and after), written set-based
+ * by recordMembershipChanges; then the workflow enrollments.
  */
 export async function onMembershipChanged(
   tx: Executor,
@@ -135,61 +146,18 @@ export async function onMembershipChanged(
   opts: { actor?: string } = {},
 ): Promise<void> {
   if (changes.length === 0) return;
-  await repo.insertHistory(tx, tenantId, changes);
-  const at = new Date();
-  for (let i = 0; i < changes.length; i += TIMELINE_CHUNK) {
-    const rows: NewActivity[] = changes.slice(i, i + TIMELINE_CHUNK).map((c) => ({
-      customerId: c.customerId,
-      type: c.change === 'entered' ? 'segment.entered' : 'segment.exited',
-      occurredAt: at,
-      summary: `${c.change === 'entered' ? 'Entered' : 'Left'} segment ${c.segmentName}`,
-      data: { segment_id: c.segmentId, segment_name: c.segmentName },
-      actor: opts.actor ?? 'system',
-    }));
-    await insertActivities(tx, tenantId, rows);
-  }
-  await publishSegmentChanges(tx, tenantId, changes);
-}
-
-/**
- * One `customer.segment_changed` per customer whose memberships changed, in the same transaction:
- * the segments entered and left, and the customer's segment ids before and after.
- */
-async function publishSegmentChanges(tx: Executor, tenantId: string, changes: MembershipChange[]): Promise<void> {
-  const byCustomer = new Map<string, MembershipChange[]>();
-  for (const c of changes) {
-    const list = byCustomer.get(c.customerId);
-    if (list) list.push(c);
-    else byCustomer.set(c.customerId, [c]);
-  }
-  const now = await repo.membershipsOf(tx, tenantId, [...byCustomer.keys()]);
-  const events = [...byCustomer].map(([customerId, list]) => {
-    const after = (now.get(customerId) ?? []).map((s) => s.id).sort();
-    const entered = list.filter((c) => c.change === 'entered');
-    const exited = list.filter((c) => c.change === 'exited');
-    const before = [...after.filter((id) => !entered.some((c) => c.segmentId === id)), ...exited.map((c) => c.segmentId)].sort();
-    return {
-      type: 'customer.segment_changed' as const,
-      customerId,
-      payload: {
-        customer_id: customerId,
-        entered: entered.map((c) => ({ id: c.segmentId, name: c.segmentName })),
-        exited: exited.map((c) => ({ id: c.segmentId, name: c.segmentName })),
-        old_segments: before,
-        new_segments: after,
-      },
-    };
-  });
-  await enqueueEvents(tx, tenantId, events);
+  await repo.recordMembershipChanges(tx, tenantId, changes, { actor: opts.actor ?? 'system', at: new Date() });
+  // segment_entered / segment_exited workflows enroll in the same transaction
+  await enrollFromSegmentChanges(tx, tenantId, changes);
 }
 
 const changesOf = (seg: { id: string; name: string }, ids: string[], change: MembershipChange['change']): MembershipChange[] =>
   ids.map((customerId) => ({ segmentId: seg.id, segmentName: seg.name, customerId, change }));
 
 /**
- * Applies the difference between the segment's rules and its stored membership: one DELETE of
- * members that stopped matching and one INSERT … SELECT of customers that started to. With
- * customerIds, only those customers are looked at. Answers the changes (not yet announced).
+ * Applies the difference between the segment's rules and its stored membership: a DELETE of
+ * members that stopped matching and an INSERT … SELECT of customers that started to (one statement
+ * for a full calculation). With customerIds, only those customers are looked at. Answers the changes (not yet announced).
  */
 async function applyRules(
   tx: Executor,
@@ -198,6 +166,11 @@ async function applyRules(
   customerIds?: string[],
 ): Promise<MembershipChange[]> {
   const predicate = compileRules(parseRules(seg.rules));
+  if (!customerIds) {
+    // full calculation: one scan of the customers serves both sides of the difference
+    const d = await repo.applyDifference(tx, { tenantId, segmentId: seg.id, predicate });
+    return [...changesOf(seg, d.entered, 'entered'), ...changesOf(seg, d.exited, 'exited')];
+  }
   const exited = await repo.deleteNonMatching(tx, { tenantId, segmentId: seg.id, predicate, customerIds });
   const entered = await repo.insertMatching(tx, { tenantId, segmentId: seg.id, predicate, customerIds });
   return [...changesOf(seg, entered, 'entered'), ...changesOf(seg, exited, 'exited')];
@@ -210,7 +183,13 @@ export interface RefreshResult {
 }
 
 /** Full recalculation of one dynamic segment, locked against concurrent refreshes of it. */
-async function refreshSegment(db: Executor, tenantId: string, segmentId: string, actor: string): Promise<RefreshResult | null> {
+async function refreshSegment(
+  db: Executor,
+  tenantId: string,
+  segmentId: string,
+  actor: string,
+  opts: { requestId?: string | null; scheduled?: boolean } = {},
+): Promise<RefreshResult | null> {
   return db.transaction(async (tx) => {
     await repo.lockSegment(tx, tenantId, segmentId);
     const seg = await repo.findSegment(tx, tenantId, segmentId);
@@ -220,6 +199,10 @@ async function refreshSegment(db: Executor, tenantId: string, segmentId: string,
     await onMembershipChanged(tx, tenantId, changes, { actor });
     const total = await repo.recountSegment(tx, tenantId, seg.id, true);
     const entered = changes.filter((c) => c.change === 'entered').length;
+    // A scheduled refresh that changed nothing is not a change worth an entry every hour.
+    if (!opts.scheduled || changes.length > 0) {
+      await audit(tx, { tenantId, actor: opts.scheduled ? 'job:segments.refresh' : actor, requestId: opts.requestId }, 'segment.calculate', seg.id, null, { entered, exited: changes.length - entered, total });
+    }
     return { entered, exited: changes.length - entered, total };
   });
 }
@@ -264,7 +247,7 @@ export async function refreshAllSegments(db: Executor, opts: { tenantId?: string
       // one broken segment must not keep every other segment stale
       let r: RefreshResult | null;
       try {
-        r = await refreshSegment(db, tenantId, seg.id, 'system');
+        r = await refreshSegment(db, tenantId, seg.id, 'system', { scheduled: true });
       } catch (error) {
         failed.push({ tenantId, segmentId: seg.id, error });
         continue;
@@ -319,6 +302,7 @@ export async function createSegment(ctx: SegmentCtx, input: CreateSegmentBody): 
     const row = await repo.insertSegment(tx, ctx.tenantId, {
       name, description: input.description?.trim() || null, type, rules, autoUpdate: input.auto_update ?? true, createdBy: ctx.actor,
     });
+    await audit(tx, ctx, 'segment.create', row.id, null, segmentSnapshot(row));
     if (type === 'static') return toSegment(row);
     const changes = await applyRules(tx, ctx.tenantId, row);
     await onMembershipChanged(tx, ctx.tenantId, changes, { actor: ctx.actor });
@@ -348,6 +332,7 @@ export async function updateSegment(ctx: SegmentCtx, id: string, input: UpdateSe
       autoUpdate: input.auto_update ?? current.auto_update,
     });
     if (rules) await repo.recountSegment(tx, ctx.tenantId, row.id, true);
+    await audit(tx, ctx, 'segment.update', row.id, segmentSnapshot(current), segmentSnapshot(row));
     return toSegment((await repo.findSegment(tx, ctx.tenantId, row.id))!);
   });
 }
@@ -377,12 +362,13 @@ export async function deleteSegment(ctx: SegmentCtx, id: string): Promise<void> 
       });
     }
     await repo.softDeleteSegment(tx, ctx.tenantId, seg.id);
+    await audit(tx, ctx, 'segment.delete', seg.id, segmentSnapshot(seg), null);
   });
 }
 
 export async function calculateSegment(ctx: SegmentCtx, id: string): Promise<RefreshResult> {
   await requireSegment(ctx.db, ctx.tenantId, id);
-  const result = await refreshSegment(ctx.db, ctx.tenantId, id, ctx.actor);
+  const result = await refreshSegment(ctx.db, ctx.tenantId, id, ctx.actor, { requestId: ctx.requestId });
   if (!result) throw new AppError('segment_not_found', `segment ${id} was not found`, { id });
   return result;
 }
@@ -432,6 +418,7 @@ export async function addMembers(ctx: SegmentCtx, id: string, customerIds: strin
     if (missing.length) throw new AppError('customer_not_found', `${missing.length} customer(s) were not found`, { ids: missing });
     const added = await repo.addMembers(tx, ctx.tenantId, seg.id, ids);
     await onMembershipChanged(tx, ctx.tenantId, changesOf(seg, added, 'entered'), { actor: ctx.actor });
+    if (added.length) await audit(tx, ctx, 'segment.members_add', seg.id, null, { customer_ids: added });
     return { added: added.length, customer_count: await repo.recountSegment(tx, ctx.tenantId, seg.id, false) };
   });
 }
@@ -442,6 +429,7 @@ export async function removeMembers(ctx: SegmentCtx, id: string, customerIds: st
     const seg = await requireStatic(tx, ctx.tenantId, id);
     const removed = await repo.removeMembers(tx, ctx.tenantId, seg.id, ids);
     await onMembershipChanged(tx, ctx.tenantId, changesOf(seg, removed, 'exited'), { actor: ctx.actor });
+    if (removed.length) await audit(tx, ctx, 'segment.members_remove', seg.id, { customer_ids: removed }, null);
     return { removed: removed.length, customer_count: await repo.recountSegment(tx, ctx.tenantId, seg.id, false) };
   });
 }

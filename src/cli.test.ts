@@ -2,18 +2,17 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { acquireDataDirLock, DatabaseLockedError, LOCK_FILE, openDatabaseFor } from './db/lock.js';
+import { runCrm } from './test/cli.js';
 
 /**
  * The real `crm` command in child processes (node + tsx loader), on a temporary DATA_DIR, or on
  * the test PostgreSQL when TEST_DATABASE_URL is set.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pgUrl = inject('testDatabaseUrl') || null;
 const tmpDirs: string[] = [];
 // Each command is a fresh Node process opening the database (~1–3 s, more on a busy machine).
@@ -29,31 +28,8 @@ afterAll(() => {
   for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** The environment of the child: the test's own, minus database settings, plus `env`. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  // eslint-disable-next-line no-restricted-syntax -- a child process inherits the test runner's environment (PATH, HOME)
-  const base = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'CRM_BOOTSTRAP_API_KEY', 'CRM_BOOTSTRAP_ADMIN_EMAIL', 'CRM_BOOTSTRAP_ADMIN_PASSWORD']) delete base[name];
-  return { ...base, LOG_LEVEL: 'warn', ...env };
-}
 
-function runCrm(args: string[], env: Record<string, string>): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: childEnv(env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Where the CLI under test keeps its data: a fresh DATA_DIR, or the test PostgreSQL. */
 function backendEnv(): Record<string, string> {

@@ -4,18 +4,17 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from './config.js';
 import { LOCK_FILE, openDatabaseFor } from './db/lock.js';
 import { listApiKeys, listTenants } from './modules/auth/auth.service.js';
+import { crmEnv, ROOT, runCrm } from './test/cli.js';
 
 /**
  * `crm serve` / `crm worker` as real child processes: real HTTP on a free port, real signals.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pgUrl = inject('testDatabaseUrl') || null;
 const tmpDirs: string[] = [];
 // Several process starts per test (~2–5 s each, more on a busy machine).
@@ -36,12 +35,7 @@ function tempDir(): string {
   return dir;
 }
 
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  // eslint-disable-next-line no-restricted-syntax -- a child process inherits the test runner's environment (PATH, HOME)
-  const base = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'CRM_BOOTSTRAP_API_KEY', 'CRM_BOOTSTRAP_ADMIN_EMAIL', 'CRM_BOOTSTRAP_ADMIN_PASSWORD']) delete base[name];
-  return { ...base, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env };
-}
+const childEnv = (env: Record<string, string>) => crmEnv({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env });
 
 interface Running {
   child: ChildProcessWithoutNullStreams;
@@ -94,18 +88,6 @@ async function get(url: string, key?: string): Promise<{ status: number; body: a
     // text answers (/metrics)
   }
   return { status: res.status, body, text };
-}
-
-function runCrm(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: childEnv({ LOG_LEVEL: 'warn', ...env }) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 /**

@@ -1,36 +1,19 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../config.js';
 import { sql } from '../../db/database.js';
 import { openDatabaseFor } from '../../db/lock.js';
+import { runCrm } from '../../test/cli.js';
 
 /** `crm audit verify` and `crm privacy retention` as real child processes (like src/cli.test.ts). */
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const pgUrl = inject('testDatabaseUrl') || null;
 const SLOW = { timeout: 240_000 };
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-function runCrm(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // eslint-disable-next-line no-restricted-syntax -- a child process inherits the test runner's environment (PATH, HOME)
-  const base = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATA_DIR', 'PORT', 'RETENTION_INACTIVE_YEARS']) delete base[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: { ...base, LOG_LEVEL: 'warn', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('crm audit verify', () => {
   it('reports an intact chain, then a tampered entry with exit code 1', SLOW, async () => {

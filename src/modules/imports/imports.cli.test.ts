@@ -1,33 +1,17 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { runCrm } from '../../test/cli.js';
 
 /** `crm import` and `crm export` as a user runs them: child processes on a temporary DATA_DIR (or the test PostgreSQL). */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const pgUrl = inject('testDatabaseUrl') || null;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-import-cli-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function crm(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // eslint-disable-next-line no-restricted-syntax -- a child process inherits the test runner's environment (PATH, HOME)
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATA_DIR', 'CRM_BOOTSTRAP_API_KEY']) delete env[name];
-  Object.assign(env, { LOG_LEVEL: 'warn', DATA_DIR: path.join(dir, 'data') }, pgUrl ? { DATABASE_URL: pgUrl } : {});
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const crm = (args: string[]) => runCrm(args, { DATA_DIR: path.join(dir, 'data'), ...(pgUrl ? { DATABASE_URL: pgUrl } : {}) });
 
 describe('crm import / crm export', () => {
   it('imports a CSV, reports rejected rows to a file, and exports CSV and XLSX', { timeout: 300_000 }, async () => {

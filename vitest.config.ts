@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'packages/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'packages/**/*.test.ts', 'web/e2e/**/*.test.ts'],
     globalSetup: ['src/test/global-setup.ts'],
     // PGlite instances are heavy (WASM); a few files at a time keeps a 2-core machine responsive.
     maxWorkers: 2,

@@ -12,6 +12,7 @@ import { AppError, statusFor } from './lib/errors.js';
 import type { JobQueue } from './jobs/queue.js';
 import { authPlugin } from './modules/auth/auth.plugin.js';
 import authRoutes from './modules/auth/auth.routes.js';
+import { registerAdminUi } from './modules/admin/admin.static.js';
 import { routeModules } from './routes.js';
 
 export type CrmApp = FastifyInstance<any, any, any, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -161,6 +162,9 @@ export async function buildApp(deps: AppDeps): Promise<CrmApp> {
     await authRoutes(api as CrmApp, deps);
     for (const mod of routeModules) await mod(api as CrmApp, deps);
   }, { prefix: '/api/crm' });
+
+  // The React admin UI (web/dist); public files, the API it calls checks the session.
+  await registerAdminUi(app);
 
   return app as CrmApp;
 }

@@ -20,6 +20,8 @@ export interface Config {
   /** An open cart untouched this long is marked abandoned. */
   cartAbandonMinutes: number;
   bodyLimitBytes: number;
+  /** Largest CSV/XLSX file an import accepts (upload and CLI). */
+  importMaxFileBytes: number;
   sessionTtlHours: number;
   /** Secure flag on the session cookie (set when served over HTTPS). */
   cookieSecure: boolean;
@@ -47,6 +49,16 @@ export interface Config {
   outboxPollIntervalSeconds: number;
   /** RabbitMQ integration; null when RABBITMQ_URL is unset (off). */
   rabbitmq: RabbitmqConfig | null;
+  /** External enrichment provider (HTTP POST of the contact data); null when ENRICHMENT_URL is unset (off). */
+  enrichmentUrl: string | null;
+  /** One call to the enrichment provider may take this long. */
+  enrichmentTimeoutMs: number;
+  /** How often the worker chains (seals) new audit entries. */
+  auditSealIntervalSeconds: number;
+  /** Customers inactive this many years are anonymised by the retention job; 0 = off. */
+  retentionInactiveYears: number;
+  /** E-mail/SMS sending, tracking and campaigns (src/modules/messaging, tracking, campaigns). */
+  marketing: MarketingConfig;
 }
 
 export interface RabbitmqConfig {
@@ -111,6 +123,12 @@ function str(env: Env, name: string): string | null {
   return raw ? raw : null;
 }
 
+function httpUrl(env: Env, name: string): string | null {
+  const raw = str(env, name);
+  if (raw && !/^https?:\/\/[^\s]+$/.test(raw)) throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = str(env, 'DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -144,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     segmentRefreshIntervalMinutes: int(env, 'SEGMENT_REFRESH_INTERVAL', 60, 1, 10080),
     cartAbandonMinutes: int(env, 'CART_ABANDON_MINUTES', 60, 1, 43200),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    importMaxFileBytes: int(env, 'IMPORT_MAX_FILE_BYTES', 1024 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     sessionTtlHours: int(env, 'SESSION_TTL_HOURS', 12, 1, 24 * 90),
     cookieSecure: bool(env, 'COOKIE_SECURE', false),
     bootstrap: {
@@ -160,6 +179,11 @@ export function loadConfig(env: Env = process.env): Config {
     webhookMaxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 12, 1, 50),
     outboxPollIntervalSeconds: int(env, 'OUTBOX_POLL_INTERVAL_SECONDS', 2, 1, 60),
     rabbitmq: loadRabbitmqConfig(env),
+    enrichmentUrl: httpUrl(env, 'ENRICHMENT_URL'),
+    enrichmentTimeoutMs: int(env, 'ENRICHMENT_TIMEOUT_MS', 3000, 100, 60000),
+    auditSealIntervalSeconds: int(env, 'AUDIT_SEAL_INTERVAL_SECONDS', 5, 1, 3600),
+    retentionInactiveYears: int(env, 'RETENTION_INACTIVE_YEARS', 0, 0, 100),
+    marketing: loadMarketingConfig(env),
   };
 }
 
@@ -188,5 +212,94 @@ function loadRabbitmqConfig(env: Env): RabbitmqConfig | null {
     prefetch: int(env, 'RABBITMQ_PREFETCH', 10, 1, 1000),
     retryDelayMs: int(env, 'RABBITMQ_RETRY_DELAY_MS', 5000, 0, 600000),
     reconnectMaxDelayMs: int(env, 'RABBITMQ_RECONNECT_MAX_DELAY_MS', 30000, 100, 600000),
+  };
+}
+
+export interface MarketingConfig {
+  /** smtp:// or smtps:// URL; null: messages are only stored in the local outbox (nothing leaves). */
+  smtpUrl: string | null;
+  /** Pooled SMTP connections. */
+  smtpPoolSize: number;
+  /** Messages per second over SMTP (0 = unlimited). */
+  smtpRatePerSecond: number;
+  /** From: header of marketing e-mail. */
+  emailFrom: string;
+  /** DKIM signing; null unless DKIM_PRIVATE_KEY, DKIM_DOMAIN and DKIM_SELECTOR are all set. */
+  dkim: { privateKey: string; domainName: string; keySelector: string } | null;
+  /** Twilio-shaped SMS provider; null: SMS are only stored in the local outbox. */
+  twilio: { accountSid: string; authToken: string; from: string; baseUrl: string } | null;
+  /** SMS are not sent between these local hours (tenant time zone); null: no quiet hours. */
+  smsQuietHours: { start: number; end: number } | null;
+  /** At most `count` marketing messages per customer within `windowMs`; null: no cap. */
+  frequencyCap: { count: number; windowMs: number; text: string } | null;
+  /** HMAC key of tracking/unsubscribe tokens; null: a random key per tenant, kept in the database. */
+  trackingSecret: string | null;
+  /** Absolute base URL of this service as recipients reach it (tracking, unsubscribe links). */
+  publicUrl: string;
+  /** Optional mailto: target of List-Unsubscribe. */
+  unsubscribeMailto: string | null;
+  /** Orders within this many days of an open or click count as conversions of the campaign. */
+  attributionWindowDays: number;
+  /** Recipients claimed and sent per batch of a campaign send job. */
+  campaignBatchSize: number;
+}
+
+const DURATION_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+function loadMarketingConfig(env: Env): MarketingConfig {
+  const smtpUrl = str(env, 'SMTP_URL');
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL must start with smtp:// or smtps://');
+  const dkimKey = str(env, 'DKIM_PRIVATE_KEY');
+  const dkimDomain = str(env, 'DKIM_DOMAIN');
+  const dkimSelector = str(env, 'DKIM_SELECTOR');
+  const dkimSet = [dkimKey, dkimDomain, dkimSelector].filter((v) => v !== null).length;
+  if (dkimSet !== 0 && dkimSet !== 3) throw new ConfigError('DKIM_PRIVATE_KEY, DKIM_DOMAIN and DKIM_SELECTOR must be set together');
+  const sid = str(env, 'TWILIO_ACCOUNT_SID');
+  const token = str(env, 'TWILIO_AUTH_TOKEN');
+  const from = str(env, 'TWILIO_FROM');
+  const twilioSet = [sid, token, from].filter((v) => v !== null).length;
+  if (twilioSet !== 0 && twilioSet !== 3) throw new ConfigError('TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM must be set together');
+  const baseUrl = (str(env, 'TWILIO_BASE_URL') ?? 'https://api.twilio.com').replace(/\/+$/, '');
+  if (!/^https?:\/\//.test(baseUrl)) throw new ConfigError('TWILIO_BASE_URL must be an http(s) URL');
+
+  let smsQuietHours: MarketingConfig['smsQuietHours'] = null;
+  const quiet = str(env, 'SMS_QUIET_HOURS') ?? 'off';
+  if (!['off', 'none', '0'].includes(quiet.toLowerCase())) {
+    const m = /^(\d{1,2})-(\d{1,2})$/.exec(quiet);
+    if (!m || Number(m[1]) > 23 || Number(m[2]) > 23 || m[1] === m[2]) {
+      throw new ConfigError(`SMS_QUIET_HOURS must be "<start hour>-<end hour>" (e.g. 21-9) or off, got "${quiet}"`);
+    }
+    smsQuietHours = { start: Number(m[1]), end: Number(m[2]) };
+  }
+
+  let frequencyCap: MarketingConfig['frequencyCap'] = null;
+  const cap = str(env, 'FREQUENCY_CAP') ?? 'off';
+  if (!['off', 'none', '0'].includes(cap.toLowerCase())) {
+    const m = /^(\d+)\/(\d+)([mhdw])$/.exec(cap);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new ConfigError(`FREQUENCY_CAP must look like 3/7d (count/window, m h d w) or off, got "${cap}"`);
+    frequencyCap = { count: Number(m[1]), windowMs: Number(m[2]) * DURATION_MS[m[3]], text: cap };
+  }
+
+  const publicUrl = (str(env, 'PUBLIC_URL') ?? `http://localhost:${str(env, 'PORT') ?? '8084'}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError('PUBLIC_URL must be an absolute http(s) URL');
+  const trackingSecret = str(env, 'TRACKING_SECRET');
+  if (trackingSecret && trackingSecret.length < 32) throw new ConfigError('TRACKING_SECRET must be at least 32 characters');
+  const mailto = str(env, 'UNSUBSCRIBE_MAILTO');
+  if (mailto && !/^[^\s@]+@[^\s@]+$/.test(mailto)) throw new ConfigError('UNSUBSCRIBE_MAILTO must be an e-mail address');
+
+  return {
+    smtpUrl,
+    smtpPoolSize: int(env, 'SMTP_POOL_SIZE', 5, 1, 100),
+    smtpRatePerSecond: int(env, 'SMTP_RATE_PER_SECOND', 0, 0, 100000),
+    emailFrom: str(env, 'EMAIL_FROM') ?? 'Encore CRM <no-reply@localhost>',
+    dkim: dkimSet === 3 ? { privateKey: dkimKey!.replace(/\\n/g, '\n'), domainName: dkimDomain!, keySelector: dkimSelector! } : null,
+    twilio: twilioSet === 3 ? { accountSid: sid!, authToken: token!, from: from!, baseUrl } : null,
+    smsQuietHours,
+    frequencyCap,
+    trackingSecret,
+    publicUrl,
+    unsubscribeMailto: mailto,
+    attributionWindowDays: int(env, 'ATTRIBUTION_WINDOW_DAYS', 5, 0, 365),
+    campaignBatchSize: int(env, 'CAMPAIGN_BATCH_SIZE', 500, 1, 10000),
   };
 }

@@ -6,6 +6,10 @@ import { DatabaseLockedError, displayPath } from './db/lock.js';
 import { AppError } from './lib/errors.js';
 import { ROLES, type Role } from './modules/auth/auth.types.js';
 import type { TenantRow } from './modules/auth/auth.repository.js';
+import { registerImportExportCommands } from './modules/imports/imports.cli.js';
+import { registerAuditCommands } from './modules/audit/audit.cli.js';
+import { registerPrivacyCommands } from './modules/privacy/privacy.cli.js';
+import { registerDedupeCommands } from './modules/dedupe/dedupe.cli.js';
 
 /**
  * The `crm` command. Commands parse arguments, call the same services the API uses, and print;
@@ -23,6 +27,9 @@ class CliError extends Error {}
 const LOCK_HINTS: Record<string, string> = {
   'api-key create': 'Stop it first, create the key through the API (POST /api/crm/api-keys with an admin key), or point DATABASE_URL at PostgreSQL.',
   demo: 'Stop it first, send the events through the API (POST /api/crm/events), or point DATABASE_URL at PostgreSQL.',
+  import: 'Stop it first, upload the file through the API (POST /api/crm/imports), or point DATABASE_URL at PostgreSQL.',
+  export: 'Stop it first, download through the API (GET /api/crm/exports/customers or /exports/orders), or point DATABASE_URL at PostgreSQL.',
+  'dedupe scan': 'Stop it first, start the scan through the API (POST /api/crm/duplicates/scan), or point DATABASE_URL at PostgreSQL.',
   serve: 'Stop it first, or point DATABASE_URL at PostgreSQL to run several processes on one database.',
   worker: 'Stop it first: with the embedded database `crm serve` already runs the worker; point DATABASE_URL at PostgreSQL to run separate workers.',
 };
@@ -226,7 +233,7 @@ export function buildProgram(): Command {
       await withDatabase('user create', async (db) => {
         const { createUser } = await import('./modules/auth/auth.service.js');
         const t = await resolveTenant(db, opts.tenant);
-        const user = await createUser(db, { tenantId: t.id, email: opts.email, password: opts.password, role: opts.role, name: opts.name ?? null });
+        const user = await createUser(db, { tenantId: t.id, email: opts.email, password: opts.password, role: opts.role, name: opts.name ?? null, actor: 'cli' });
         if (opts.json) printJson({ user_id: user.id, tenant_id: t.id, email: user.email, name: user.name, role: user.role });
         else process.stdout.write(`Created ${user.role} user ${user.email} (${user.id}) in tenant "${t.name}".\n`);
       });
@@ -264,6 +271,16 @@ export function buildProgram(): Command {
     .action(async (opts: { customers: number; seed: number; now?: Date; tenant?: string; json?: boolean }) => {
       await withDatabase('demo', (db, cfg) => runDemo(db, cfg, opts));
     });
+
+  // --- import / export ------------------------------------------------------------------------
+  registerImportExportCommands(program, { withDatabase, resolveTenant });
+
+  // --- audit trail and GDPR ------------------------------------------------------------------
+  registerAuditCommands(program, { withDatabase, resolveTenant });
+  registerPrivacyCommands(program, { withDatabase, resolveTenant });
+
+  // --- duplicates -----------------------------------------------------------------------------
+  registerDedupeCommands(program, { withDatabase, resolveTenant });
 
   return program;
 }

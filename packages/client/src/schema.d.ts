@@ -1334,7 +1334,7 @@ export interface paths {
         };
         /**
          * A customer profile with metrics, tags, preferences and consent
-         * @description Unknown, deleted, merged, malformed or another tenant's ids all answer 404 customer_not_found.
+         * @description A merged-away id answers the survivor's profile (its `id` is the survivor's). Unknown, deleted, malformed or another tenant's ids answer 404 customer_not_found.
          */
         get: {
             parameters: {
@@ -3337,6 +3337,1848 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/duplicates/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Duplicate detection settings of the tenant */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description exact identifiers compared: e-mail (normalized: case, +tags, Gmail dots) and E.164 phone */
+                            fields: ("email" | "phone")[];
+                            /** @description similar names (pg_trgm) corroborated by one of fuzzy_fields */
+                            fuzzy_match: boolean;
+                            /** @description what must match besides a similar name */
+                            fuzzy_fields: ("city" | "date_of_birth" | "phone_suffix")[];
+                            /** @description trigram similarity of full names, 0.3–1 */
+                            name_similarity: number;
+                            /** @description pairs scoring below are not kept */
+                            min_score: number;
+                            /** @description the scan job merges customers with the very same e-mail into the oldest */
+                            auto_merge_exact_email: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Replace the duplicate detection settings (keys not given take their defaults; admins only) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description exact identifiers compared: e-mail (normalized: case, +tags, Gmail dots) and E.164 phone */
+                        fields?: ("email" | "phone")[];
+                        /** @description similar names (pg_trgm) corroborated by one of fuzzy_fields */
+                        fuzzy_match?: boolean;
+                        /** @description what must match besides a similar name */
+                        fuzzy_fields?: ("city" | "date_of_birth" | "phone_suffix")[];
+                        /** @description trigram similarity of full names, 0.3–1 */
+                        name_similarity?: number;
+                        /** @description pairs scoring below are not kept */
+                        min_score?: number;
+                        /** @description the scan job merges customers with the very same e-mail into the oldest */
+                        auto_merge_exact_email?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description exact identifiers compared: e-mail (normalized: case, +tags, Gmail dots) and E.164 phone */
+                            fields: ("email" | "phone")[];
+                            /** @description similar names (pg_trgm) corroborated by one of fuzzy_fields */
+                            fuzzy_match: boolean;
+                            /** @description what must match besides a similar name */
+                            fuzzy_fields: ("city" | "date_of_birth" | "phone_suffix")[];
+                            /** @description trigram similarity of full names, 0.3–1 */
+                            name_similarity: number;
+                            /** @description pairs scoring below are not kept */
+                            min_score: number;
+                            /** @description the scan job merges customers with the very same e-mail into the oldest */
+                            auto_merge_exact_email: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Candidate duplicate pairs, best score first (keyset pagination) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description default open */
+                    status?: "open" | "dismissed" | "merged";
+                    min_score?: number;
+                    customer_id?: string;
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                score: number;
+                                /** @description same_email, same_email_normalized, same_phone, similar_name, same_city, same_birth_date, same_phone_suffix */
+                                reasons: string[];
+                                status: "open" | "dismissed" | "merged";
+                                /** @description the pair, older id first */
+                                customers: {
+                                    /** Format: uuid */
+                                    id: string;
+                                    first_name: string | null;
+                                    last_name: string | null;
+                                    email: string | null;
+                                    phone: string | null;
+                                    city: string | null;
+                                    /**
+                                     * Format: date
+                                     * @description YYYY-MM-DD
+                                     */
+                                    date_of_birth: string | null;
+                                    /** Format: date-time */
+                                    created_at: string;
+                                    /** Format: uuid */
+                                    merged_into: string | null;
+                                    deleted: boolean;
+                                }[];
+                                /** Format: date-time */
+                                detected_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                                resolved_by: string | null;
+                                /** Format: date-time */
+                                resolved_at: string | null;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/duplicates/scan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a full duplicate scan of the tenant (a job); poll GET /duplicates/scans/{id} */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            status: "queued" | "running" | "completed" | "failed";
+                            /** @description candidate pairs found */
+                            pairs: number | null;
+                            /** @description customers merged away by auto_merge_exact_email */
+                            auto_merged: number | null;
+                            error: string | null;
+                            created_by: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/duplicates/scans/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A duplicate scan's status */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            status: "queued" | "running" | "completed" | "failed";
+                            /** @description candidate pairs found */
+                            pairs: number | null;
+                            /** @description customers merged away by auto_merge_exact_email */
+                            auto_merged: number | null;
+                            error: string | null;
+                            created_by: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/duplicates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One candidate pair */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            score: number;
+                            /** @description same_email, same_email_normalized, same_phone, similar_name, same_city, same_birth_date, same_phone_suffix */
+                            reasons: string[];
+                            status: "open" | "dismissed" | "merged";
+                            /** @description the pair, older id first */
+                            customers: {
+                                /** Format: uuid */
+                                id: string;
+                                first_name: string | null;
+                                last_name: string | null;
+                                email: string | null;
+                                phone: string | null;
+                                city: string | null;
+                                /**
+                                 * Format: date
+                                 * @description YYYY-MM-DD
+                                 */
+                                date_of_birth: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: uuid */
+                                merged_into: string | null;
+                                deleted: boolean;
+                            }[];
+                            /** Format: date-time */
+                            detected_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            resolved_by: string | null;
+                            /** Format: date-time */
+                            resolved_at: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/duplicates/{id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark a pair as not the same person (later scans keep it dismissed) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            score: number;
+                            /** @description same_email, same_email_normalized, same_phone, similar_name, same_city, same_birth_date, same_phone_suffix */
+                            reasons: string[];
+                            status: "open" | "dismissed" | "merged";
+                            /** @description the pair, older id first */
+                            customers: {
+                                /** Format: uuid */
+                                id: string;
+                                first_name: string | null;
+                                last_name: string | null;
+                                email: string | null;
+                                phone: string | null;
+                                city: string | null;
+                                /**
+                                 * Format: date
+                                 * @description YYYY-MM-DD
+                                 */
+                                date_of_birth: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: uuid */
+                                merged_into: string | null;
+                                deleted: boolean;
+                            }[];
+                            /** Format: date-time */
+                            detected_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            resolved_by: string | null;
+                            /** Format: date-time */
+                            resolved_at: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge duplicates into this customer (the survivor), atomically
+         * @description Chosen `fields` come from the named record; otherwise the survivor's value, or the first merged record's when the survivor has none. Tags, addresses, notes, preferences and custom fields are combined; consent is the most restrictive (an explicit "no" beats a "yes"). Orders, check-ins, timeline, interactions, carts, loyalty ledger, consent ledger and segment memberships move to the survivor; metrics and loyalty are recomputed. Merged records stay as tombstones: GET /customers/{merged id} answers the survivor, and their external ids, e-mails and phones resolve to the survivor in ingestion. `dry_run` answers the resulting profile and changes nothing. Errors: 400 invalid_merge (itself, duplicates, a field naming another record), 404 customer_not_found (unknown, deleted, another tenant's), 409 customer_already_merged.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description customers merged into the survivor (the path id) */
+                        merge_ids: string[];
+                        /** @description per field, the id of the record whose value the survivor keeps */
+                        fields?: {
+                            external_id?: string;
+                            email?: string;
+                            phone?: string;
+                            first_name?: string;
+                            last_name?: string;
+                            company_name?: string;
+                            customer_type?: string;
+                            status?: string;
+                            date_of_birth?: string;
+                            gender?: string;
+                            city?: string;
+                            state?: string;
+                            country?: string;
+                            postal_code?: string;
+                            source?: string;
+                            addresses?: string;
+                            preferences?: string;
+                            custom_fields?: string;
+                        };
+                        /** @default false */
+                        dry_run?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dry_run: boolean;
+                            /** CustomerProfile */
+                            survivor: {
+                                /** Format: uuid */
+                                id: string;
+                                external_id: string | null;
+                                email: string | null;
+                                phone: string | null;
+                                first_name: string | null;
+                                last_name: string | null;
+                                /** @description first and last name, or the company name */
+                                name: string | null;
+                                company_name: string | null;
+                                customer_type: "individual" | "business";
+                                status: "active" | "inactive" | "prospect";
+                                /**
+                                 * Format: date
+                                 * @description YYYY-MM-DD
+                                 */
+                                date_of_birth: string | null;
+                                gender: string | null;
+                                addresses: {
+                                    type?: string;
+                                    line1: string;
+                                    line2?: string | null;
+                                    city: string;
+                                    state?: string | null;
+                                    postal_code?: string | null;
+                                    country?: string | null;
+                                }[];
+                                city: string | null;
+                                state: string | null;
+                                country: string | null;
+                                postal_code: string | null;
+                                source: string | null;
+                                tags: string[];
+                                preferences: {
+                                    [key: string]: unknown;
+                                };
+                                consent: {
+                                    marketing_email: boolean;
+                                    marketing_sms: boolean;
+                                    /** Format: date-time */
+                                    updated_at: string | null;
+                                };
+                                custom_fields: {
+                                    [key: string]: unknown;
+                                };
+                                loyalty_tier: string | null;
+                                loyalty_points: number;
+                                /** @description set by the tenant's VIP rule (GET /analytics/vip-rule) */
+                                is_vip: boolean;
+                                metrics: {
+                                    total_orders: number;
+                                    total_spend: number;
+                                    events_attended: number;
+                                    average_order_value: number;
+                                    lifetime_value: number;
+                                    /** Format: date-time */
+                                    first_purchase: string | null;
+                                    /** Format: date-time */
+                                    last_purchase: string | null;
+                                };
+                                /** @description names of the segments the customer belongs to */
+                                segments: string[];
+                                /** Format: date-time */
+                                last_contact_at: string | null;
+                                /** Format: date-time */
+                                last_activity_at: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            };
+                            merged_ids: string[];
+                            moved: {
+                                orders: number;
+                                attendance: number;
+                                activities: number;
+                                interactions: number;
+                                notes: number;
+                                carts: number;
+                                loyalty_entries: number;
+                                consent_events: number;
+                                segment_memberships: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a bulk operation on many customers (a job); poll GET /bulk/{id}
+         * @description Actions: tag / untag (params.tags), add_to_segment (params.segment_id of a static segment), update_field (params.field, params.value), delete (admins only). Target: {"ids": [...]}, {"segment_id"} or {"filter": {…the query parameters of GET /customers…}}. Customers are changed in batches of 500, each batch with its timeline entries, customer.updated/deleted events, audit entries and segment re-evaluation.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description delete needs an admin key */
+                        action: "tag" | "untag" | "add_to_segment" | "update_field" | "delete";
+                        params?: {
+                            /** @description tag, untag */
+                            tags?: string[];
+                            /** @description add_to_segment: a static segment */
+                            segment_id?: string;
+                            /** @description update_field: status, city, state, country, postal_code, source, gender, company_name or custom.<key> */
+                            field?: string;
+                            /** @description update_field: the new value; null clears it */
+                            value?: unknown;
+                        };
+                        /** @description customer ids, the members of a segment, or a customer-list filter */
+                        target: {
+                            ids: string[];
+                        } | {
+                            /** Format: uuid */
+                            segment_id: string;
+                        } | {
+                            /** @description the query parameters of GET /customers, as JSON */
+                            filter: {
+                                /** @description name, e-mail, phone (any format) or company fragment */
+                                search?: string;
+                                /** Format: uuid */
+                                segment_id?: string;
+                                /** @description comma-separated; customers having all of them */
+                                tags?: string;
+                                min_ltv?: number;
+                                last_purchase_after?: string;
+                                status?: "active" | "inactive" | "prospect";
+                                customer_type?: "individual" | "business";
+                                city?: string;
+                                country?: string;
+                                loyalty_tier?: string;
+                                created_after?: string;
+                                created_before?: string;
+                            };
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            status: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/bulk/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A bulk operation: status, counts and the per-customer error report */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            action: string;
+                            status: "queued" | "running" | "completed" | "failed";
+                            params: {
+                                [key: string]: unknown;
+                            };
+                            target: {
+                                [key: string]: unknown;
+                            };
+                            /** @description customers targeted; for a filter known once the run ends */
+                            total: number | null;
+                            processed: number;
+                            succeeded: number;
+                            failed: number;
+                            report: {
+                                errors: {
+                                    id: string | null;
+                                    code: string;
+                                    message: string;
+                                }[];
+                                errors_truncated?: boolean;
+                                /** @description why the operation failed */
+                                error?: string;
+                            };
+                            created_by: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/enrichment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A customer's derived facts (phone country and line type, free-mail, time zone, age, external provider) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            customer_id: string;
+                            /**
+                             * Enrichment
+                             * @description derived facts; empty until the customer was enriched
+                             */
+                            enrichment: {
+                                phone_country?: string | null;
+                                /** @description mobile, fixed_line, fixed_line_or_mobile, toll_free, voip, … */
+                                phone_line_type?: string | null;
+                                /** @description operator the number range was allocated to (RO mobiles) */
+                                phone_carrier?: string | null;
+                                email_domain?: string | null;
+                                free_mail?: boolean | null;
+                                company_suggestion?: string | null;
+                                country?: string | null;
+                                timezone?: string | null;
+                                age?: number | null;
+                                /** Format: date-time */
+                                enriched_at?: string;
+                                external?: {
+                                    [key: string]: unknown;
+                                } | null;
+                                external_provider?: string;
+                                /** Format: date-time */
+                                external_at?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/enrich": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrich a customer now: local facts, then the external provider when ENRICHMENT_URL is set
+         * @description A failing provider does not fail the request: the local facts are stored and external_error says why.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            customer_id: string;
+                            /**
+                             * Enrichment
+                             * @description derived facts; empty until the customer was enriched
+                             */
+                            enrichment: {
+                                phone_country?: string | null;
+                                /** @description mobile, fixed_line, fixed_line_or_mobile, toll_free, voip, … */
+                                phone_line_type?: string | null;
+                                /** @description operator the number range was allocated to (RO mobiles) */
+                                phone_carrier?: string | null;
+                                email_domain?: string | null;
+                                free_mail?: boolean | null;
+                                company_suggestion?: string | null;
+                                country?: string | null;
+                                timezone?: string | null;
+                                age?: number | null;
+                                /** Format: date-time */
+                                enriched_at?: string;
+                                external?: {
+                                    [key: string]: unknown;
+                                } | null;
+                                external_provider?: string;
+                                /** Format: date-time */
+                                external_at?: string;
+                            };
+                            /** @description why the external provider gave nothing this time */
+                            external_error: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -11468,6 +13310,8276 @@ export interface paths {
                 };
             };
         };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Workflows (automated journeys), oldest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    active?: boolean;
+                    trigger_type?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                description: string | null;
+                                trigger_type: string;
+                                trigger_config: {
+                                    [key: string]: unknown;
+                                };
+                                steps: {
+                                    id: string;
+                                    type: string;
+                                    config: {
+                                        [key: string]: unknown;
+                                    };
+                                    next?: string | null;
+                                    yes?: string | null;
+                                    no?: string | null;
+                                }[];
+                                active: boolean;
+                                reentry: string;
+                                reentry_cooldown_minutes: number;
+                                template_key: string | null;
+                                enrollments: {
+                                    active: number;
+                                    completed: number;
+                                    exited: number;
+                                    failed: number;
+                                };
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a workflow: a trigger, a step graph and a re-entry policy (inactive unless active: true) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        description?: string | null;
+                        /** @description purchase, signup, event_day, post_event, birthday, anniversary, inactivity, cart_abandoned, segment_entered, segment_exited, custom */
+                        trigger_type: string;
+                        /** @description purchase {min_total?, first_only?}, signup {}, event_day {days_offset: -N before / +N after the show}, post_event {}, birthday {days_before?}, anniversary {of?: "first_purchase"|"signup", days_before?}, inactivity {days}, cart_abandoned {idle_minutes}, segment_entered/segment_exited {segment_id}, custom {event?: "custom.<name>"} */
+                        trigger_config?: {
+                            [key: string]: unknown;
+                        };
+                        steps?: {
+                            /** @description unique within the workflow */
+                            id: string;
+                            /** @description send_email, send_sms, wait, condition, add_tag, remove_tag, update_field, add_to_segment, webhook, exit */
+                            type: string;
+                            config?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description unique within the workflow */
+                            next?: string | null;
+                            /** @description unique within the workflow */
+                            yes?: string | null;
+                            /** @description unique within the workflow */
+                            no?: string | null;
+                        }[];
+                        /** @description once: a customer goes through at most once; after_exit: again after the previous run ended; always: every trigger, spaced by the cooldown */
+                        reentry?: "once" | "after_exit" | "always";
+                        reentry_cooldown_minutes?: number;
+                        /** @description default false; a workflow needs steps to be active */
+                        active?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string | null;
+                            trigger_type: string;
+                            trigger_config: {
+                                [key: string]: unknown;
+                            };
+                            steps: {
+                                id: string;
+                                type: string;
+                                config: {
+                                    [key: string]: unknown;
+                                };
+                                next?: string | null;
+                                yes?: string | null;
+                                no?: string | null;
+                            }[];
+                            active: boolean;
+                            reentry: string;
+                            reentry_cooldown_minutes: number;
+                            template_key: string | null;
+                            enrollments: {
+                                active: number;
+                                completed: number;
+                                exited: number;
+                                failed: number;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/workflows/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One workflow with its enrollment counts */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string | null;
+                            trigger_type: string;
+                            trigger_config: {
+                                [key: string]: unknown;
+                            };
+                            steps: {
+                                id: string;
+                                type: string;
+                                config: {
+                                    [key: string]: unknown;
+                                };
+                                next?: string | null;
+                                yes?: string | null;
+                                no?: string | null;
+                            }[];
+                            active: boolean;
+                            reentry: string;
+                            reentry_cooldown_minutes: number;
+                            template_key: string | null;
+                            enrollments: {
+                                active: number;
+                                completed: number;
+                                exited: number;
+                                failed: number;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a workflow; its running enrollments end */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change name, trigger, steps (the whole list) or re-entry policy; running enrollments continue on the new graph */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        description?: string | null;
+                        /** @description purchase, signup, event_day, post_event, birthday, anniversary, inactivity, cart_abandoned, segment_entered, segment_exited, custom */
+                        trigger_type?: string;
+                        /** @description purchase {min_total?, first_only?}, signup {}, event_day {days_offset: -N before / +N after the show}, post_event {}, birthday {days_before?}, anniversary {of?: "first_purchase"|"signup", days_before?}, inactivity {days}, cart_abandoned {idle_minutes}, segment_entered/segment_exited {segment_id}, custom {event?: "custom.<name>"} */
+                        trigger_config?: {
+                            [key: string]: unknown;
+                        };
+                        steps?: {
+                            /** @description unique within the workflow */
+                            id: string;
+                            /** @description send_email, send_sms, wait, condition, add_tag, remove_tag, update_field, add_to_segment, webhook, exit */
+                            type: string;
+                            config?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description unique within the workflow */
+                            next?: string | null;
+                            /** @description unique within the workflow */
+                            yes?: string | null;
+                            /** @description unique within the workflow */
+                            no?: string | null;
+                        }[];
+                        /** @description once: a customer goes through at most once; after_exit: again after the previous run ended; always: every trigger, spaced by the cooldown */
+                        reentry?: "once" | "after_exit" | "always";
+                        reentry_cooldown_minutes?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string | null;
+                            trigger_type: string;
+                            trigger_config: {
+                                [key: string]: unknown;
+                            };
+                            steps: {
+                                id: string;
+                                type: string;
+                                config: {
+                                    [key: string]: unknown;
+                                };
+                                next?: string | null;
+                                yes?: string | null;
+                                no?: string | null;
+                            }[];
+                            active: boolean;
+                            reentry: string;
+                            reentry_cooldown_minutes: number;
+                            template_key: string | null;
+                            enrollments: {
+                                active: number;
+                                completed: number;
+                                exited: number;
+                                failed: number;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/crm/workflows/{id}/steps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a step after another one (default: after the last step) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description unique within the workflow */
+                        id?: string;
+                        /** @description send_email, send_sms, wait, condition, add_tag, remove_tag, update_field, add_to_segment, webhook, exit */
+                        type: string;
+                        config?: {
+                            [key: string]: unknown;
+                        };
+                        /** @description unique within the workflow */
+                        next?: string | null;
+                        /** @description unique within the workflow */
+                        yes?: string | null;
+                        /** @description unique within the workflow */
+                        no?: string | null;
+                        /** @description the step that leads to the new one (default: the last step); the new step continues where `after` used to lead (its `next`, or `yes` for a condition) unless it says otherwise */
+                        after?: string;
+                        /** @description which exit of `after` leads to the new step (default next; yes/no for a condition) */
+                        branch?: "next" | "yes" | "no";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string | null;
+                            trigger_type: string;
+                            trigger_config: {
+                                [key: string]: unknown;
+                            };
+                            steps: {
+                                id: string;
+                                type: string;
+                                config: {
+                                    [key: string]: unknown;
+                                };
+                                next?: string | null;
+                                yes?: string | null;
+                                no?: string | null;
+                            }[];
+                            active: boolean;
+                            reentry: string;
+                            reentry_cooldown_minutes: number;
+                            template_key: string | null;
+                            enrollments: {
+                                active: number;
+                                completed: number;
+                                exited: number;
+                                failed: number;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/workflows/{id}/toggle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Switch a workflow on or off (body {active} sets it; no body flips it). Off pauses running enrollments. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            /** @description optional */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the state to set; absent flips it */
+                        active?: boolean;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string | null;
+                            trigger_type: string;
+                            trigger_config: {
+                                [key: string]: unknown;
+                            };
+                            steps: {
+                                id: string;
+                                type: string;
+                                config: {
+                                    [key: string]: unknown;
+                                };
+                                next?: string | null;
+                                yes?: string | null;
+                                no?: string | null;
+                            }[];
+                            active: boolean;
+                            reentry: string;
+                            reentry_cooldown_minutes: number;
+                            template_key: string | null;
+                            enrollments: {
+                                active: number;
+                                completed: number;
+                                exited: number;
+                                failed: number;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/workflows/{id}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Enroll a customer in an active custom-trigger workflow (subject to its re-entry policy) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        customer_id: string;
+                        data?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            enrolled: boolean;
+                            /** Format: uuid */
+                            enrollment_id: string | null;
+                            /** @description why not enrolled, e.g. reentry_policy */
+                            reason: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/workflows/{id}/enrollments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Enrollments of a workflow, newest first: each customer's state, current step and step log */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    status?: "active" | "completed" | "exited" | "failed";
+                    customer_id?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                workflow_id: string;
+                                workflow_name: string;
+                                /** Format: uuid */
+                                customer_id: string;
+                                /** @description active, completed, exited, failed */
+                                status: string;
+                                current_step_id: string | null;
+                                /** Format: date-time */
+                                next_run_at: string | null;
+                                attempts: number;
+                                last_error: string | null;
+                                exit_reason: string | null;
+                                context: {
+                                    [key: string]: unknown;
+                                };
+                                /** Format: date-time */
+                                enrolled_at: string;
+                                /** Format: date-time */
+                                finished_at: string | null;
+                                step_runs: {
+                                    step_id: string;
+                                    step_type: string;
+                                    /** @description succeeded, skipped or failed */
+                                    status: string;
+                                    outcome: {
+                                        [key: string]: unknown;
+                                    };
+                                    error: string | null;
+                                    /** Format: date-time */
+                                    ran_at: string;
+                                }[];
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workflows a customer is or was in, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    status?: "active" | "completed" | "exited" | "failed";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                /** Format: uuid */
+                                workflow_id: string;
+                                workflow_name: string;
+                                /** Format: uuid */
+                                customer_id: string;
+                                /** @description active, completed, exited, failed */
+                                status: string;
+                                current_step_id: string | null;
+                                /** Format: date-time */
+                                next_run_at: string | null;
+                                attempts: number;
+                                last_error: string | null;
+                                exit_reason: string | null;
+                                context: {
+                                    [key: string]: unknown;
+                                };
+                                /** Format: date-time */
+                                enrolled_at: string;
+                                /** Format: date-time */
+                                finished_at: string | null;
+                                step_runs: {
+                                    step_id: string;
+                                    step_type: string;
+                                    /** @description succeeded, skipped or failed */
+                                    status: string;
+                                    outcome: {
+                                        [key: string]: unknown;
+                                    };
+                                    error: string | null;
+                                    /** Format: date-time */
+                                    ran_at: string;
+                                }[];
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/workflow-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ready-made workflows for the common use cases */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                key: string;
+                                name: string;
+                                description: string;
+                                /** @description the seed use case it implements */
+                                use_case: string;
+                                trigger_type: string;
+                                params: {
+                                    [key: string]: unknown;
+                                };
+                                steps: {
+                                    id: string;
+                                    type: string;
+                                }[];
+                                /** Format: uuid */
+                                enabled_workflow_id: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/workflow-templates/{key}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create (and by default switch on) the workflow of a use case with its e-mail templates */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    key: string;
+                };
+                cookie?: never;
+            };
+            /** @description optional */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        /** @description overrides of the template's params (see GET /workflow-templates), e.g. {"inactive_days": 120} */
+                        params?: {
+                            [key: string]: unknown;
+                        };
+                        /** @description default true */
+                        active?: boolean;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Workflow */
+                            workflow: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                description: string | null;
+                                trigger_type: string;
+                                trigger_config: {
+                                    [key: string]: unknown;
+                                };
+                                steps: {
+                                    id: string;
+                                    type: string;
+                                    config: {
+                                        [key: string]: unknown;
+                                    };
+                                    next?: string | null;
+                                    yes?: string | null;
+                                    no?: string | null;
+                                }[];
+                                active: boolean;
+                                reentry: string;
+                                reentry_cooldown_minutes: number;
+                                template_key: string | null;
+                                enrollments: {
+                                    active: number;
+                                    completed: number;
+                                    exited: number;
+                                    failed: number;
+                                };
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            };
+                            /** @description message templates created for it */
+                            template_ids: string[];
+                            /** Format: uuid */
+                            segment_id: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Upcoming events for the customer, ranked by genre affinity and co-attendance, without shows they already bought */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            customer_id: string;
+                            data: {
+                                event_id: string;
+                                name: string;
+                                genres: string[];
+                                venue: string | null;
+                                city: string | null;
+                                /** Format: date-time */
+                                starts_at: string;
+                                /** @description 0..1: 0.6 × genre_affinity + 0.4 × co_attendance */
+                                score: number;
+                                reasons: {
+                                    /** @description share of the customer's genre weight (attended ×2, bought ×1, preferences ×1) the show carries */
+                                    genre_affinity: number;
+                                    /** @description share of customers who went to the same shows as this one that bought this show */
+                                    co_attendance: number;
+                                    co_attendees: number;
+                                    matched_genres: string[];
+                                    tickets_sold: number;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a CSV or XLSX file of customers or orders; it is imported in the background
+         * @description multipart/form-data with the file in `file`, optional `mapping` (JSON: column header → field, null ignores a column) and `dry_run`. The file is checked at once (format, encoding, delimiter, header mapping): a binary file, a zip bomb, an unknown encoding or a header without an identifying column answers 4xx and nothing is stored. Then `202 {id, status}`; follow it with GET /imports/{id}. Customers are upserted by external id, then e-mail, then phone.
+         */
+        post: {
+            parameters: {
+                query: {
+                    /** @description what the rows are */
+                    type: "customers" | "orders";
+                    /** @description validate and count only; may also be sent as a form field */
+                    dry_run?: boolean;
+                    /** @description CSV encoding (default: detected: BOM, UTF-8, else Windows-1250) */
+                    encoding?: "utf-8" | "windows-1250" | "windows-1252" | "iso-8859-2" | "utf-16le" | "utf-16be";
+                    /** @description CSV delimiter (default: detected from the header) */
+                    delimiter?: "," | ";" | "\t" | "|";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description queued */
+                            status: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/imports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Progress and outcome of an import */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            type: "customers" | "orders";
+                            status: "queued" | "running" | "completed" | "failed";
+                            dry_run: boolean;
+                            file_name: string | null;
+                            format: "csv" | "xlsx";
+                            encoding: string | null;
+                            delimiter: string | null;
+                            /** @description column header → field it was read as (null: ignored) */
+                            mapping: {
+                                [key: string]: string | null;
+                            };
+                            ignored_columns: string[];
+                            /** @description data rows in the file (known once the scan is done) */
+                            total_rows: number;
+                            processed_rows: number;
+                            created: number;
+                            updated: number;
+                            /** @description rows applied before (an order imported again) */
+                            unchanged: number;
+                            rejected: number;
+                            /** @description CSV of the rejected rows with the reason */
+                            errors_url: string | null;
+                            /** @description why the whole file failed (nothing was written) */
+                            error: {
+                                code: string;
+                                message: string;
+                            } | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/imports/{id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The rejected rows as CSV: row number, reason, then the row as it was in the file */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/csv; charset=utf-8 */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/exports/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Customers as CSV or XLSX: all (admin), a segment (segment_id) or filtered like GET /customers
+         * @description Columns: `columns=a,b,c` (default: profile, consent and key metrics). Text cells starting with =, +, -, @, tab or CR get a leading '.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description csv (UTF-8 with BOM, RFC 4180) or xlsx */
+                    format?: "csv" | "xlsx";
+                    /** @description comma-separated column names, in order (unknown → 400 with the allowed list) */
+                    columns?: string;
+                    /** @description name, e-mail, phone (any format) or company fragment */
+                    search?: string;
+                    segment_id?: string;
+                    /** @description comma-separated; customers having all of them */
+                    tags?: string;
+                    min_ltv?: number;
+                    last_purchase_after?: string;
+                    status?: "active" | "inactive" | "prospect";
+                    customer_type?: "individual" | "business";
+                    city?: string;
+                    country?: string;
+                    loyalty_tier?: string;
+                    created_after?: string;
+                    created_before?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/csv; charset=utf-8 or an XLSX workbook, streamed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/exports/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Orders with their buyer as CSV or XLSX: all (admin), or by segment, status or date range */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description csv (UTF-8 with BOM, RFC 4180) or xlsx */
+                    format?: "csv" | "xlsx";
+                    /** @description comma-separated column names, in order (unknown → 400 with the allowed list) */
+                    columns?: string;
+                    segment_id?: string;
+                    status?: "pending" | "completed" | "refunded" | "cancelled";
+                    placed_after?: string;
+                    placed_before?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/csv; charset=utf-8 or an XLSX workbook, streamed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Audit trail, newest first: who changed what, with before/after snapshots */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description "key:<id>", "user:<id>", "cli", "job:<name>", "system" */
+                    actor?: string;
+                    /** @description exact action (customer.update) or a family (customer.*) */
+                    action?: string;
+                    entity_type?: string;
+                    entity_id?: string;
+                    from?: string;
+                    to?: string;
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                actor: string;
+                                action: string;
+                                entity_type: string;
+                                entity_id: string | null;
+                                /** @description snapshot before the change (null for creations) */
+                                before: unknown;
+                                /** @description snapshot after the change (null for deletions) */
+                                after: unknown;
+                                request_id: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** @description position in the tenant hash chain */
+                                chain_seq: number | null;
+                                /** @description sha256(previous hash || canonical JSON of the entry), hex */
+                                hash: string | null;
+                                /** Format: date-time */
+                                redacted_at: string | null;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recompute the hash chain of the audit trail and report the first broken link */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ok: boolean;
+                            /** @description entries whose links were recomputed */
+                            checked: number;
+                            /** @description entries written after the check started (not chained yet) */
+                            unsealed: number;
+                            head_chain_seq: number | null;
+                            first_broken: {
+                                chain_seq: number;
+                                entry_id: string | null;
+                                problem: "hash_mismatch" | "missing_entry" | "head_mismatch";
+                                message: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Current consent state (what sending and segments read) and the consent ledger */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            customer_id: string;
+                            /** @description customers.consent: <purpose>_<channel> flags */
+                            state: {
+                                marketing_email: boolean;
+                                marketing_sms: boolean;
+                                updated_at: string | null;
+                            } & {
+                                [key: string]: boolean | string | (never | null);
+                            };
+                            /** @description the latest decision per channel and purpose */
+                            current: {
+                                /** Format: uuid */
+                                id: string;
+                                channel: "email" | "sms" | "phone" | "push";
+                                purpose: "marketing" | "transactional" | "profiling";
+                                granted: boolean;
+                                source: string;
+                                text_version: string | null;
+                                ip: string | null;
+                                /** Format: date-time */
+                                occurred_at: string;
+                                recorded_by: string | null;
+                            }[];
+                            /** @description every decision, newest first */
+                            ledger: {
+                                /** Format: uuid */
+                                id: string;
+                                channel: "email" | "sms" | "phone" | "push";
+                                purpose: "marketing" | "transactional" | "profiling";
+                                granted: boolean;
+                                source: string;
+                                text_version: string | null;
+                                ip: string | null;
+                                /** Format: date-time */
+                                occurred_at: string;
+                                recorded_by: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Record a consent decision (appended to the ledger; the current state follows the latest decision) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        channel: "email" | "sms" | "phone" | "push";
+                        purpose: "marketing" | "transactional" | "profiling";
+                        granted: boolean;
+                        /** @description where the decision was made: api (default), checkout, preference_center, … */
+                        source?: string;
+                        /** @description version of the consent text the person saw */
+                        text_version?: string | null;
+                        /** @description IP address the decision came from (default: the caller's) */
+                        ip?: string | null;
+                        /** Format: date-time */
+                        occurred_at?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            customer_id: string;
+                            /** @description customers.consent: <purpose>_<channel> flags */
+                            state: {
+                                marketing_email: boolean;
+                                marketing_sms: boolean;
+                                updated_at: string | null;
+                            } & {
+                                [key: string]: boolean | string | (never | null);
+                            };
+                            /** @description the latest decision per channel and purpose */
+                            current: {
+                                /** Format: uuid */
+                                id: string;
+                                channel: "email" | "sms" | "phone" | "push";
+                                purpose: "marketing" | "transactional" | "profiling";
+                                granted: boolean;
+                                source: string;
+                                text_version: string | null;
+                                ip: string | null;
+                                /** Format: date-time */
+                                occurred_at: string;
+                                recorded_by: string | null;
+                            }[];
+                            /** @description every decision, newest first */
+                            ledger: {
+                                /** Format: uuid */
+                                id: string;
+                                channel: "email" | "sms" | "phone" | "push";
+                                purpose: "marketing" | "transactional" | "profiling";
+                                granted: boolean;
+                                source: string;
+                                text_version: string | null;
+                                ip: string | null;
+                                /** Format: date-time */
+                                occurred_at: string;
+                                recorded_by: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Right of access: everything held about the customer, as JSON or (?format=zip) a ZIP of CSV files
+         * @description Every call is recorded as an access request and in the audit trail.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "json" | "zip";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            exported_at: string;
+                            /** @description every stored profile field */
+                            customer: {
+                                [key: string]: unknown;
+                            };
+                            orders: {
+                                [key: string]: unknown;
+                            }[];
+                            order_items: {
+                                [key: string]: unknown;
+                            }[];
+                            refunds: {
+                                [key: string]: unknown;
+                            }[];
+                            attendance: {
+                                [key: string]: unknown;
+                            }[];
+                            carts: {
+                                [key: string]: unknown;
+                            }[];
+                            timeline: {
+                                [key: string]: unknown;
+                            }[];
+                            interactions: {
+                                [key: string]: unknown;
+                            }[];
+                            notes: {
+                                [key: string]: unknown;
+                            }[];
+                            consent_events: {
+                                [key: string]: unknown;
+                            }[];
+                            loyalty_ledger: {
+                                [key: string]: unknown;
+                            }[];
+                            segments: {
+                                [key: string]: unknown;
+                            }[];
+                            messages: {
+                                [key: string]: unknown;
+                            }[];
+                            privacy_requests: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Right to erasure: irreversible anonymisation of the customer (admins only)
+         * @description Profile and free text are removed everywhere (timeline, notes, interactions, messages, import errors, audit snapshots); order totals stay so revenue figures hold; the e-mail and phone go on the suppression list (as hashes); customer.deleted is published with erased: true.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description must be true: erasure cannot be undone */
+                        confirm: boolean;
+                        /** @description why (e.g. "GDPR art. 17 request of 2025-03-01"); no personal data */
+                        reason?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            customer_id: string;
+                            /** Format: uuid */
+                            privacy_request_id: string;
+                            /** Format: date-time */
+                            erased_at: string;
+                            /** @description rows changed per table */
+                            scrubbed: {
+                                customers: number;
+                                notes: number;
+                                activities: number;
+                                interactions: number;
+                                orders: number;
+                                loyalty_ledger: number;
+                                consent_events: number;
+                                outbox: number;
+                                webhook_deliveries: number;
+                                import_errors: number;
+                                customer_aliases: number;
+                                workflow_enrollments: number;
+                                messages: number;
+                                audit_entries: number;
+                                suppressions: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/privacy/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Access and erasure requests, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    type?: "access" | "erasure";
+                    customer_id?: string;
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                type: string;
+                                /** Format: uuid */
+                                customer_id: string | null;
+                                status: string;
+                                reason: string | null;
+                                requested_by: string;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                completed_at: string | null;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/privacy/retention-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Runs of the retention job (RETENTION_INACTIVE_YEARS), newest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                inactive_years: number;
+                                /** Format: date-time */
+                                cutoff: string;
+                                customers_erased: number;
+                                /** Format: date-time */
+                                started_at: string;
+                                /** Format: date-time */
+                                finished_at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Templates, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    channel?: "email" | "sms";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                channel: "email" | "sms";
+                                subject: string | null;
+                                preheader: string | null;
+                                format: "mjml" | "html" | "text";
+                                body: string;
+                                created_by: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a template; Liquid/MJML errors are 400 template_invalid with details.line */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        channel?: "email" | "sms";
+                        /** @description Liquid; required for e-mail */
+                        subject?: string | null;
+                        preheader?: string | null;
+                        format?: "mjml" | "html" | "text";
+                        /** @description MJML (starts with <mjml>) or HTML for e-mail, text for SMS; LiquidJS: {{ customer.first_name }}, metrics, recommendations, unsubscribe_url */
+                        body: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            subject: string | null;
+                            preheader: string | null;
+                            format: "mjml" | "html" | "text";
+                            body: string;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One template */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            subject: string | null;
+                            preheader: string | null;
+                            format: "mjml" | "html" | "text";
+                            body: string;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Replace a template */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        channel?: "email" | "sms";
+                        /** @description Liquid; required for e-mail */
+                        subject?: string | null;
+                        preheader?: string | null;
+                        format?: "mjml" | "html" | "text";
+                        /** @description MJML (starts with <mjml>) or HTML for e-mail, text for SMS; LiquidJS: {{ customer.first_name }}, metrics, recommendations, unsubscribe_url */
+                        body: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            subject: string | null;
+                            preheader: string | null;
+                            format: "mjml" | "html" | "text";
+                            body: string;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a template (not while an unfinished campaign uses it) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/templates/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Render the template for a customer (nothing is sent or recorded) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        customer_id: string;
+                        /** @description extra Liquid variables */
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            subject: string | null;
+                            preheader: string | null;
+                            html: string | null;
+                            text: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Messages sent or refused (e-mail and SMS), newest first; without SMTP_URL this is the local outbox */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    channel?: "email" | "sms";
+                    status?: "queued" | "sending" | "sent" | "failed" | "suppressed" | "skipped";
+                    customer_id?: string;
+                    campaign_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                channel: "email" | "sms";
+                                /** Format: uuid */
+                                customer_id: string | null;
+                                to: string | null;
+                                status: "queued" | "sending" | "sent" | "failed" | "suppressed" | "skipped";
+                                reason: string | null;
+                                source: {
+                                    kind: string;
+                                    id: string;
+                                    step_id: string | null;
+                                };
+                                /** Format: uuid */
+                                campaign_id: string | null;
+                                variant: string | null;
+                                /** @description smtp, twilio, or local (stored only, nothing sent) */
+                                transport: string | null;
+                                message_id_header: string | null;
+                                provider_id: string | null;
+                                subject: string | null;
+                                sms_segments: number | null;
+                                sms_encoding: string | null;
+                                /** Format: date-time */
+                                send_after: string | null;
+                                attempts: number;
+                                last_error: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                sent_at: string | null;
+                                /** Format: date-time */
+                                opened_at: string | null;
+                                /** Format: date-time */
+                                clicked_at: string | null;
+                                /** Format: date-time */
+                                bounced_at: string | null;
+                                /** Format: date-time */
+                                complained_at: string | null;
+                                /** Format: date-time */
+                                unsubscribed_at: string | null;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/messages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One message with its rendered content (subject, HTML, text) and headers */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            channel: "email" | "sms";
+                            /** Format: uuid */
+                            customer_id: string | null;
+                            to: string | null;
+                            status: "queued" | "sending" | "sent" | "failed" | "suppressed" | "skipped";
+                            reason: string | null;
+                            source: {
+                                kind: string;
+                                id: string;
+                                step_id: string | null;
+                            };
+                            /** Format: uuid */
+                            campaign_id: string | null;
+                            variant: string | null;
+                            /** @description smtp, twilio, or local (stored only, nothing sent) */
+                            transport: string | null;
+                            message_id_header: string | null;
+                            provider_id: string | null;
+                            subject: string | null;
+                            sms_segments: number | null;
+                            sms_encoding: string | null;
+                            /** Format: date-time */
+                            send_after: string | null;
+                            attempts: number;
+                            last_error: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            sent_at: string | null;
+                            /** Format: date-time */
+                            opened_at: string | null;
+                            /** Format: date-time */
+                            clicked_at: string | null;
+                            /** Format: date-time */
+                            bounced_at: string | null;
+                            /** Format: date-time */
+                            complained_at: string | null;
+                            /** Format: date-time */
+                            unsubscribed_at: string | null;
+                            html: string | null;
+                            text: string | null;
+                            headers: {
+                                [key: string]: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/messaging/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Transports in use and the token-authenticated URLs to give providers (SMS replies, bounces/complaints) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            email_transport: string;
+                            sms_transport: string;
+                            /** @description give this URL to the SMS provider for replies (STOP handling) */
+                            sms_inbound_url: string;
+                            /** @description POST bounces and complaints here */
+                            email_events_url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/messaging/sms/inbound": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SMS replies (Twilio webhook: form fields From, Body); STOP withdraws SMS consent and suppresses the number */
+        post: {
+            parameters: {
+                query: {
+                    token: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        From: string;
+                        Body: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            stopped: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/messaging/email/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bounce and complaint events from the e-mail provider ({events: [{type, email?, message_id?, bounce_type?}]}) */
+        post: {
+            parameters: {
+                query: {
+                    token: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        events: {
+                            type: "bounce" | "complaint" | "delivered";
+                            email?: string;
+                            /** @description our message id or its Message-ID header */
+                            message_id?: string;
+                            bounce_type?: "hard" | "soft";
+                            /** Format: date-time */
+                            occurred_at?: string;
+                            reason?: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            accepted: number;
+                            unmatched: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/track/open/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open pixel (1×1 GIF); records the open */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": unknown;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/track/click/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Click: records it and redirects (302) to the URL signed into the token; a tampered token is 404 */
+        get: {
+            parameters: {
+                query: {
+                    /** @description the destination the token was signed for */
+                    u: string;
+                };
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/track/unsubscribe/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Unsubscribe page with a confirm button */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Unsubscribe (one-click, RFC 8058) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Campaigns, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    status?: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                channel: "email" | "sms";
+                                status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                                segment_ids: string[];
+                                exclude_segment_ids: string[];
+                                /** Format: uuid */
+                                template_id: string | null;
+                                subject: string | null;
+                                preheader: string | null;
+                                content: string | null;
+                                content_format: ("mjml" | "html" | "text") | (never | null);
+                                ab_test: {
+                                    subjects: string[];
+                                    split_percent: number;
+                                    metric: string;
+                                    wait_hours: number;
+                                } | null;
+                                ab_winner: string | null;
+                                /** Format: date-time */
+                                ab_decide_at: string | null;
+                                /** Format: date-time */
+                                send_at: string | null;
+                                /** Format: date-time */
+                                started_at: string | null;
+                                /** Format: date-time */
+                                finished_at: string | null;
+                                audience_size: number | null;
+                                created_by: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a campaign (audience = segment_ids minus exclude_segment_ids; content or template_id; optional A/B subject test) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        channel?: "email" | "sms";
+                        /** Format: uuid */
+                        segment_id?: string;
+                        segment_ids?: string[];
+                        exclude_segment_ids?: string[];
+                        subject?: string | null;
+                        preheader?: string | null;
+                        /** @description HTML, MJML or SMS text with Liquid */
+                        content?: string;
+                        content_format?: "mjml" | "html" | "text";
+                        /** Format: uuid */
+                        template_id?: string;
+                        ab_test?: {
+                            subjects: string[];
+                            /**
+                             * @description share of the audience in the test groups (half a, half b)
+                             * @default 20
+                             */
+                            split_percent?: number;
+                            /** @default open */
+                            metric?: "open" | "click";
+                            /** @default 4 */
+                            wait_hours?: number;
+                        };
+                        /** Format: date-time */
+                        send_at?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Headline figures of recent campaigns and their totals */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    status?: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            totals: {
+                                campaigns: number;
+                                sent: number;
+                                delivered: number;
+                                bounces: number;
+                                unique_opens: number;
+                                unique_clicks: number;
+                                unsubscribes: number;
+                                conversions: number;
+                                revenue: number;
+                                open_rate: number;
+                                ctr: number;
+                            };
+                            data: {
+                                /** Format: uuid */
+                                campaign_id: string;
+                                name: string;
+                                channel: "email" | "sms";
+                                status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                                /** Format: date-time */
+                                finished_at: string | null;
+                                recipients: number;
+                                sent: number;
+                                /** @description sent minus bounces */
+                                delivered: number;
+                                bounces: number;
+                                unique_opens: number;
+                                unique_clicks: number;
+                                open_rate: number;
+                                /** @description unique clicks / delivered */
+                                ctr: number;
+                                click_to_open_rate: number;
+                                unsubscribes: number;
+                                suppressed: number;
+                                skipped: number;
+                                failed: number;
+                                pending: number;
+                                /** @description recipients with an order within the attribution window after an open or click */
+                                conversions: number;
+                                revenue: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One campaign */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        /** Replace a draft or scheduled campaign */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        channel?: "email" | "sms";
+                        /** Format: uuid */
+                        segment_id?: string;
+                        segment_ids?: string[];
+                        exclude_segment_ids?: string[];
+                        subject?: string | null;
+                        preheader?: string | null;
+                        /** @description HTML, MJML or SMS text with Liquid */
+                        content?: string;
+                        content_format?: "mjml" | "html" | "text";
+                        /** Format: uuid */
+                        template_id?: string;
+                        ab_test?: {
+                            subjects: string[];
+                            /**
+                             * @description share of the audience in the test groups (half a, half b)
+                             * @default 20
+                             */
+                            split_percent?: number;
+                            /** @default open */
+                            metric?: "open" | "click";
+                            /** @default 4 */
+                            wait_hours?: number;
+                        };
+                        /** Format: date-time */
+                        send_at?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send at a time (a worker starts it then) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        send_at: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start sending now (in batches, by the worker) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a scheduled or sending campaign */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused campaign */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel; recipients not sent yet get nothing */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            channel: "email" | "sms";
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            segment_ids: string[];
+                            exclude_segment_ids: string[];
+                            /** Format: uuid */
+                            template_id: string | null;
+                            subject: string | null;
+                            preheader: string | null;
+                            content: string | null;
+                            content_format: ("mjml" | "html" | "text") | (never | null);
+                            ab_test: {
+                                subjects: string[];
+                                split_percent: number;
+                                metric: string;
+                                wait_hours: number;
+                            } | null;
+                            ab_winner: string | null;
+                            /** Format: date-time */
+                            ab_decide_at: string | null;
+                            /** Format: date-time */
+                            send_at: string | null;
+                            /** Format: date-time */
+                            started_at: string | null;
+                            /** Format: date-time */
+                            finished_at: string | null;
+                            audience_size: number | null;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the campaign to test addresses now ([Test] subject; not counted) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        emails: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: {
+                                email: string;
+                                status: string;
+                                reason?: string;
+                                /** Format: uuid */
+                                message_id?: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sent, delivered, bounces, unique opens/clicks, CTR, unsubscribes, conversions and revenue; per link, per A/B variant, over time */
+        get: {
+            parameters: {
+                query?: {
+                    interval?: "hour" | "day";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            campaign_id: string;
+                            name: string;
+                            status: "draft" | "scheduled" | "sending" | "paused" | "sent" | "cancelled";
+                            recipients: number;
+                            sent: number;
+                            /** @description sent minus bounces */
+                            delivered: number;
+                            bounces: number;
+                            unique_opens: number;
+                            unique_clicks: number;
+                            open_rate: number;
+                            /** @description unique clicks / delivered */
+                            ctr: number;
+                            click_to_open_rate: number;
+                            unsubscribes: number;
+                            suppressed: number;
+                            skipped: number;
+                            failed: number;
+                            pending: number;
+                            /** @description recipients with an order within the attribution window after an open or click */
+                            conversions: number;
+                            revenue: number;
+                            attribution_window_days: number;
+                            links: {
+                                url: string;
+                                clicks: number;
+                                unique_clicks: number;
+                            }[];
+                            variants: {
+                                variant: string;
+                                subject: string;
+                                winner: boolean;
+                                recipients: number;
+                                sent: number;
+                                /** @description sent minus bounces */
+                                delivered: number;
+                                bounces: number;
+                                unique_opens: number;
+                                unique_clicks: number;
+                                open_rate: number;
+                                /** @description unique clicks / delivered */
+                                ctr: number;
+                                click_to_open_rate: number;
+                                unsubscribes: number;
+                                suppressed: number;
+                                skipped: number;
+                                failed: number;
+                                pending: number;
+                                /** @description recipients with an order within the attribution window after an open or click */
+                                conversions: number;
+                                revenue: number;
+                            }[];
+                            over_time: {
+                                /** Format: date-time */
+                                bucket: string;
+                                sent: number;
+                                opens: number;
+                                clicks: number;
+                                bounces: number;
+                                unsubscribes: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/campaigns/{id}/recipients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per-recipient status and timestamps */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    status?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                customer_id: string;
+                                variant: string | null;
+                                status: string;
+                                reason: string | null;
+                                /** Format: uuid */
+                                message_id: string | null;
+                                /** Format: date-time */
+                                queued_at: string;
+                                /** Format: date-time */
+                                sent_at: string | null;
+                                /** Format: date-time */
+                                delivered_at: string | null;
+                                /** Format: date-time */
+                                bounced_at: string | null;
+                                /** Format: date-time */
+                                opened_at: string | null;
+                                /** Format: date-time */
+                                clicked_at: string | null;
+                                /** Format: date-time */
+                                unsubscribed_at: string | null;
+                                /** Format: date-time */
+                                converted_at: string | null;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/tenant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's tenant: name, currency and time zone (for formatting amounts and dates) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            /** @description ISO 4217 code every amount of the tenant is in */
+                            currency: string;
+                            /** @description IANA time zone, for showing dates */
+                            timezone: string;
+                            /** Format: date-time */
+                            created_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/dashboard/rfm-grid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** RFM recency × frequency grid: customers, revenue and dominant segment per cell (dashboard heat map) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description scored customers (buyers) */
+                            customers: number;
+                            /** @description only cells with customers */
+                            cells: {
+                                recency: number;
+                                frequency: number;
+                                customers: number;
+                                revenue: number;
+                                /** @description the most common RFM segment among the cell's customers (monetary score decides between several) */
+                                segment: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/customers/{id}/scores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One customer's stored scores: RFM, lifecycle stage, churn risk, P(alive), engagement, predicted CLV */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            customer_id: string;
+                            rfm_segment: string | null;
+                            rfm_recency: number | null;
+                            rfm_frequency: number | null;
+                            rfm_monetary: number | null;
+                            lifecycle_stage: string | null;
+                            /** @description 0–1, from the last score refresh */
+                            churn_risk: number | null;
+                            p_alive: number | null;
+                            engagement_score: number | null;
+                            predicted_clv: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;

@@ -212,21 +212,8 @@ export async function verifyAuditChain(db: Executor, tenantId: string): Promise<
 // ---------------------------------------------------------------------------------------------
 // Listing
 
-export interface AuditEntry {
-  id: string;
-  actor: string;
-  action: string;
-  entity_type: string;
-  entity_id: string | null;
-  before: unknown;
-  after: unknown;
-  request_id: string | null;
-  created_at: Date;
-  chain_seq: number | null;
-  hash: string | null;
-  /** Set when an erasure removed before/after. */
-  redacted_at: Date | null;
-}
+/** An entry as GET /audit answers it (redacted_at is set when an erasure removed before/after). */
+export type AuditEntry = Omit<repo.AuditListRow, 'created_key'>;
 
 export interface AuditListQuery {
   actor?: string;
@@ -239,20 +226,7 @@ export interface AuditListQuery {
   cursor?: string;
 }
 
-const toEntry = (r: repo.AuditListRow): AuditEntry => ({
-  id: r.id,
-  actor: r.actor,
-  action: r.action,
-  entity_type: r.entity_type,
-  entity_id: r.entity_id,
-  before: r.before ?? null,
-  after: r.after ?? null,
-  request_id: r.request_id,
-  created_at: r.created_at,
-  chain_seq: r.chain_seq,
-  hash: r.hash,
-  redacted_at: r.redacted_at,
-});
+const toEntry = ({ created_key: _k, ...r }: repo.AuditListRow): AuditEntry => ({ ...r, before: r.before ?? null, after: r.after ?? null });
 
 function checkDate(field: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;

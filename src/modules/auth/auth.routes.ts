@@ -57,12 +57,12 @@ export default async function authRoutes(app: CrmApp, { db, config }: AppDeps) {
     config: { minRole: 'admin' },
     schema: { tags, summary: 'Create an API key; the response carries the key once', body: schemas.CreateApiKeyBody, response: { 201: schemas.CreatedApiKey, ...errorResponses } },
   }, async (req, reply) => {
-    const { key, apiKey } = await service.createApiKey(db, { tenantId: req.auth.tenantId, name: req.body.name, role: req.body.role, createdBy: req.auth.actor });
+    const { key, apiKey } = await service.createApiKey(db, { tenantId: req.auth.tenantId, name: req.body.name, role: req.body.role, createdBy: req.auth.actor, requestId: req.id });
     return reply.status(201).send({ ...key, api_key: apiKey });
   });
 
   app.delete('/api-keys/:id', {
     config: { minRole: 'admin' },
     schema: { tags, summary: 'Revoke an API key', params: IdParams, response: { 200: schemas.ApiKey, ...errorResponses } },
-  }, async (req) => service.revokeApiKey(db, req.auth, req.params.id));
+  }, async (req) => service.revokeApiKey(db, req.auth, req.params.id, req.id));
 }

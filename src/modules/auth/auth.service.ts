@@ -2,6 +2,7 @@ import type { Database, Executor } from '../../db/database.js';
 import { AppError } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/contact.js';
 import { hashPassword, newToken, sha256, verifyPassword } from '../../lib/secrets.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { insertDefaultTiers } from '../loyalty/loyalty.repository.js';
 import * as repo from './auth.repository.js';
 import type { AuthContext, Role } from './auth.types.js';
@@ -22,6 +23,10 @@ export async function createTenant(
   return db.transaction(async (tx) => {
     const tenant = await repo.insertTenant(tx, { name: input.name, currency: input.currency });
     await insertDefaultTiers(tx, tenant.id);
+    await recordAudit(tx, {
+      tenantId: tenant.id, actor: 'system', action: 'tenant.create', entityType: 'tenant', entityId: tenant.id,
+      after: { name: tenant.name, currency: tenant.currency },
+    });
     const created = await createApiKey(tx, {
       tenantId: tenant.id, name: 'admin', role: 'admin', createdBy: 'system', secret: input.apiKey ?? undefined,
     });
@@ -31,29 +36,42 @@ export async function createTenant(
 
 export async function createApiKey(
   db: Executor,
-  input: { tenantId: string; name: string; role: Role; createdBy: string | null; secret?: string },
+  input: { tenantId: string; name: string; role: Role; createdBy: string | null; secret?: string; requestId?: string | null },
 ): Promise<CreatedKey> {
   const apiKey = input.secret ?? newToken(KEY_PREFIX);
-  const key = await repo.insertApiKey(db, {
-    tenantId: input.tenantId,
-    name: input.name,
-    role: input.role,
-    keyPrefix: apiKey.slice(0, 12),
-    keyHash: sha256(apiKey),
-    createdBy: input.createdBy,
+  return db.transaction(async (tx) => {
+    const key = await repo.insertApiKey(tx, {
+      tenantId: input.tenantId,
+      name: input.name,
+      role: input.role,
+      keyPrefix: apiKey.slice(0, 12),
+      keyHash: sha256(apiKey),
+      createdBy: input.createdBy,
+    });
+    if (!key) throw new AppError('conflict', 'that API key is already registered');
+    // the key itself never enters the trail
+    await recordAudit(tx, {
+      tenantId: input.tenantId, actor: input.createdBy ?? 'system', requestId: input.requestId ?? null,
+      action: 'api_key.create', entityType: 'api_key', entityId: key.id, after: { name: key.name, role: key.role, key_prefix: key.key_prefix },
+    });
+    return { key, apiKey };
   });
-  if (!key) throw new AppError('conflict', 'that API key is already registered');
-  return { key, apiKey };
 }
 
 export async function listApiKeys(db: Executor, tenantId: string) {
   return repo.listApiKeys(db, tenantId);
 }
 
-export async function revokeApiKey(db: Executor, auth: AuthContext, id: string) {
-  const key = await repo.revokeApiKey(db, auth.tenantId, id);
-  if (!key) throw new AppError('api_key_not_found', `API key ${id} was not found`, { id });
-  return key;
+export async function revokeApiKey(db: Executor, auth: AuthContext, id: string, requestId?: string | null) {
+  return db.transaction(async (tx) => {
+    const key = await repo.revokeApiKey(tx, auth.tenantId, id);
+    if (!key) throw new AppError('api_key_not_found', `API key ${id} was not found`, { id });
+    await recordAudit(tx, {
+      tenantId: auth.tenantId, actor: auth.actor, requestId: requestId ?? null, action: 'api_key.revoke', entityType: 'api_key', entityId: key.id,
+      before: { name: key.name, role: key.role, key_prefix: key.key_prefix }, after: { revoked_at: key.revoked_at },
+    });
+    return key;
+  });
 }
 
 export async function authenticateApiKey(db: Executor, apiKey: string): Promise<AuthContext | null> {
@@ -64,14 +82,20 @@ export async function authenticateApiKey(db: Executor, apiKey: string): Promise<
 
 export async function createUser(
   db: Executor,
-  input: { tenantId: string; email: string; password: string; role: Role; name?: string | null },
+  input: { tenantId: string; email: string; password: string; role: Role; name?: string | null; actor?: string; requestId?: string | null },
 ): Promise<repo.UserRow> {
   const email = normalizeEmail(input.email);
   if (!email) throw new AppError('invalid_email', `"${input.email}" is not a valid e-mail address`);
   if (input.password.length < 8) throw new AppError('validation_failed', 'password must be at least 8 characters');
   if (!(await repo.findTenant(db, input.tenantId))) throw new AppError('tenant_not_found', `tenant ${input.tenantId} was not found`);
-  return repo.insertUser(db, {
-    tenantId: input.tenantId, email, name: input.name ?? null, role: input.role, passwordHash: await hashPassword(input.password),
+  const passwordHash = await hashPassword(input.password);
+  return db.transaction(async (tx) => {
+    const user = await repo.insertUser(tx, { tenantId: input.tenantId, email, name: input.name ?? null, role: input.role, passwordHash });
+    await recordAudit(tx, {
+      tenantId: input.tenantId, actor: input.actor ?? 'system', requestId: input.requestId ?? null, action: 'user.create', entityType: 'user',
+      entityId: user.id, after: { email: user.email, name: user.name, role: user.role },
+    });
+    return user;
   });
 }
 

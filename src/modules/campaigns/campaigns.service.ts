@@ -24,36 +24,10 @@ export interface CampaignsCtx {
   jobs?: JobQueue;
 }
 
-export interface CampaignOut {
-  id: string;
-  name: string;
-  channel: 'email' | 'sms';
-  status: repo.CampaignStatus;
-  segment_ids: string[];
-  exclude_segment_ids: string[];
-  template_id: string | null;
-  subject: string | null;
-  preheader: string | null;
-  content: string | null;
-  content_format: 'mjml' | 'html' | 'text' | null;
-  ab_test: repo.AbTest | null;
-  ab_winner: 'a' | 'b' | null;
-  ab_decide_at: Date | null;
-  send_at: Date | null;
-  started_at: Date | null;
-  finished_at: Date | null;
-  audience_size: number | null;
-  created_by: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A campaign as the API answers it: the stored row without its tenant, compiled HTML and paging key. */
+export type CampaignOut = Omit<repo.CampaignRow, 'tenant_id' | 'compiled_html' | 'created_key'>;
 
-const toOut = (r: repo.CampaignRow): CampaignOut => ({
-  id: r.id, name: r.name, channel: r.channel, status: r.status, segment_ids: r.segment_ids, exclude_segment_ids: r.exclude_segment_ids,
-  template_id: r.template_id, subject: r.subject, preheader: r.preheader, content: r.content, content_format: r.content_format,
-  ab_test: r.ab_test, ab_winner: r.ab_winner, ab_decide_at: r.ab_decide_at, send_at: r.send_at, started_at: r.started_at,
-  finished_at: r.finished_at, audience_size: r.audience_size, created_by: r.created_by, created_at: r.created_at, updated_at: r.updated_at,
-});
+const toOut = ({ tenant_id: _t, compiled_html: _h, created_key: _k, ...out }: repo.CampaignRow): CampaignOut => out;
 
 const auditView = (r: repo.CampaignRow) => ({
   name: r.name, channel: r.channel, status: r.status, segment_ids: r.segment_ids, exclude_segment_ids: r.exclude_segment_ids,

@@ -21,7 +21,7 @@ export default async function catalogRoutes(app: CrmApp, { db }: AppDeps) {
       body: schemas.CreateCatalogEventBody,
       response: { 201: schemas.CatalogEvent, ...errorResponses },
     },
-  }, async (req, reply) => reply.status(201).send(await service.createCatalogEvent(db, req.auth.tenantId, req.body)));
+  }, async (req, reply) => reply.status(201).send(await service.createCatalogEvent(db, req.auth.tenantId, req.body, { actor: req.auth.actor, requestId: req.id })));
 
   app.get('/catalog/events/:id', {
     schema: {
@@ -36,7 +36,7 @@ export default async function catalogRoutes(app: CrmApp, { db }: AppDeps) {
       params: schemas.CatalogEventParams, body: schemas.ReplaceCatalogEventBody,
       response: { 200: schemas.CatalogEvent, ...errorResponses },
     },
-  }, async (req) => service.replaceCatalogEvent(db, req.auth.tenantId, req.params.id, req.body));
+  }, async (req) => service.replaceCatalogEvent(db, req.auth.tenantId, req.params.id, req.body, { actor: req.auth.actor, requestId: req.id }));
 
   app.patch('/catalog/events/:id', {
     schema: {
@@ -44,7 +44,7 @@ export default async function catalogRoutes(app: CrmApp, { db }: AppDeps) {
       params: schemas.CatalogEventParams, body: schemas.PatchCatalogEventBody,
       response: { 200: schemas.CatalogEvent, ...errorResponses },
     },
-  }, async (req) => service.patchCatalogEvent(db, req.auth.tenantId, req.params.id, req.body));
+  }, async (req) => service.patchCatalogEvent(db, req.auth.tenantId, req.params.id, req.body, { actor: req.auth.actor, requestId: req.id }));
 
   app.delete('/catalog/events/:id', {
     schema: {
@@ -52,7 +52,7 @@ export default async function catalogRoutes(app: CrmApp, { db }: AppDeps) {
       params: schemas.CatalogEventParams, response: { 204: Type.Null(), ...errorResponses },
     },
   }, async (req, reply) => {
-    await service.deleteCatalogEvent(db, req.auth.tenantId, req.params.id);
+    await service.deleteCatalogEvent(db, req.auth.tenantId, req.params.id, { actor: req.auth.actor, requestId: req.id });
     return reply.status(204).send(null);
   });
 }

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { Executor } from '../../db/database.js';
 import { isDateText, pageOf, readCursor } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
+import { recordAudit, type AuditCtx } from '../audit/audit.service.js';
 import * as repo from './catalog.repository.js';
 import type {
   CreateCatalogEventInput,
@@ -77,14 +78,23 @@ export async function getCatalogEvent(db: Executor, tenantId: string, id: string
   return row;
 }
 
-export async function createCatalogEvent(db: Executor, tenantId: string, input: CreateCatalogEventInput) {
+/** Who changed the catalog (routes, CLI); without it the change is attributed to "system". */
+function audit(tx: Executor, tenantId: string, who: AuditCtx | undefined, action: string, id: string, before: unknown, after: unknown) {
+  return recordAudit(tx, {
+    tenantId, actor: who?.actor ?? 'system', requestId: who?.requestId ?? null, action, entityType: 'catalog_event', entityId: id, before, after,
+  });
+}
+
+export async function createCatalogEvent(db: Executor, tenantId: string, input: CreateCatalogEventInput, who?: AuditCtx) {
   const fields = fieldsFrom(input);
   const id = input.id ?? newCatalogEventId();
   if (!ID_RE.test(id)) throw new AppError('validation_failed', 'id may hold only letters, digits, _ . : -', { path: 'body/id' });
   return db.transaction(async (tx) => {
     const inserted = await repo.insertCatalogEvent(tx, tenantId, id, fields);
     if (!inserted) throw new AppError('catalog_event_exists', `catalog event ${id} already exists`, { id });
-    return (await repo.findCatalogEvent(tx, tenantId, id))!;
+    const row = (await repo.findCatalogEvent(tx, tenantId, id))!;
+    await audit(tx, tenantId, who, 'catalog_event.create', id, null, row);
+    return row;
   });
 }
 
@@ -93,21 +103,25 @@ async function change(
   tenantId: string,
   id: string,
   merge: (current: repo.CatalogEventFields) => repo.CatalogEventFields,
+  who?: AuditCtx,
 ) {
   return db.transaction(async (tx) => {
     const current = await repo.lockCatalogEvent(tx, tenantId, id);
     if (!current) throw notFound(id);
+    const before = await repo.findCatalogEvent(tx, tenantId, id);
     await repo.updateCatalogEvent(tx, tenantId, id, checkFields(merge(current)));
-    return (await repo.findCatalogEvent(tx, tenantId, id))!;
+    const row = (await repo.findCatalogEvent(tx, tenantId, id))!;
+    await audit(tx, tenantId, who, 'catalog_event.update', id, before, row);
+    return row;
   });
 }
 
-export async function replaceCatalogEvent(db: Executor, tenantId: string, id: string, input: ReplaceCatalogEventInput) {
+export async function replaceCatalogEvent(db: Executor, tenantId: string, id: string, input: ReplaceCatalogEventInput, who?: AuditCtx) {
   const fields = fieldsFrom(input);
-  return change(db, tenantId, id, () => fields);
+  return change(db, tenantId, id, () => fields, who);
 }
 
-export async function patchCatalogEvent(db: Executor, tenantId: string, id: string, input: PatchCatalogEventInput) {
+export async function patchCatalogEvent(db: Executor, tenantId: string, id: string, input: PatchCatalogEventInput, who?: AuditCtx) {
   const genres = input.genres !== undefined ? normalizeGenres(input.genres) : undefined;
   return change(db, tenantId, id, (cur) => ({
     name: input.name ?? cur.name,
@@ -117,13 +131,14 @@ export async function patchCatalogEvent(db: Executor, tenantId: string, id: stri
     startsAt: input.starts_at !== undefined ? input.starts_at : cur.startsAt,
     endsAt: input.ends_at !== undefined ? input.ends_at : cur.endsAt,
     status: input.status ?? cur.status,
-  }));
+  }), who);
 }
 
 /** Only events nobody bought or attended can be deleted; the others are cancelled with status. */
-export async function deleteCatalogEvent(db: Executor, tenantId: string, id: string): Promise<void> {
+export async function deleteCatalogEvent(db: Executor, tenantId: string, id: string, who?: AuditCtx): Promise<void> {
   await db.transaction(async (tx) => {
     if (!(await repo.lockCatalogEvent(tx, tenantId, id))) throw notFound(id);
+    const before = await repo.findCatalogEvent(tx, tenantId, id);
     const usage = await repo.countCatalogEventUsage(tx, tenantId, id);
     if (usage.order_items > 0 || usage.attendance > 0) {
       throw new AppError(
@@ -133,6 +148,7 @@ export async function deleteCatalogEvent(db: Executor, tenantId: string, id: str
       );
     }
     await repo.deleteCatalogEvent(tx, tenantId, id);
+    await audit(tx, tenantId, who, 'catalog_event.delete', id, before, null);
   });
 }
 

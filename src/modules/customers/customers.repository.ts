@@ -251,7 +251,7 @@ export interface CustomerFilters {
   segmentId?: string;
 }
 
-function filterSql(f: CustomerFilters): SQL[] {
+export function filterSql(f: CustomerFilters): SQL[] {
   const where: SQL[] = [];
   if (f.searchPatterns?.length) {
     // search_text LIKE '%term%' is answered by the trigram GIN index (customers_search_trgm_idx).

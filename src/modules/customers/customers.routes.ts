@@ -9,7 +9,7 @@ const tags = ['customers'];
 const NoContent = Type.Null({ description: 'done' });
 
 export default async function customerRoutes(app: CrmApp, { db, config }: AppDeps) {
-  const ctx = (req: FastifyRequest): service.CustomerCtx => ({ db, config, tenantId: req.auth.tenantId, actor: req.auth.actor });
+  const ctx = (req: FastifyRequest): service.CustomerCtx => ({ db, config, tenantId: req.auth.tenantId, actor: req.auth.actor, requestId: req.id });
 
   app.get('/customers', {
     schema: {
@@ -43,7 +43,8 @@ export default async function customerRoutes(app: CrmApp, { db, config }: AppDep
   app.get('/customers/:id', {
     schema: {
       tags, summary: 'A customer profile with metrics, tags, preferences and consent',
-      description: 'Unknown, deleted, merged, malformed or another tenant\'s ids all answer 404 customer_not_found.',
+      description: 'A merged-away id answers the survivor\'s profile (its `id` is the survivor\'s). Unknown, deleted, malformed or '
+        + 'another tenant\'s ids answer 404 customer_not_found.',
       params: s.CustomerParams, response: { 200: s.CustomerProfile, ...errorResponses },
     },
   }, async (req) => service.getCustomer(ctx(req), req.params.id));

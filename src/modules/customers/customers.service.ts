@@ -4,8 +4,12 @@ import { normalizeEmail, normalizePhone } from '../../lib/contact.js';
 import { isExactTs, isText, isUuid, pageOf, readCursor, type Page } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
 import { roundMoney } from '../../lib/money.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { identifyCustomers } from '../ingest/ingest.service.js';
+import { queueCustomers } from '../dedupe/dedupe.repository.js';
+import { enrichLocally } from '../enrichment/enrichment.service.js';
 import { enqueueEvents } from '../outbox/outbox.repository.js';
+import { insertConsentEvents } from '../privacy/consent.repository.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import { findSegment, segmentNamesOf } from '../segments/segments.repository.js';
 import * as repo from './customers.repository.js';
@@ -19,6 +23,20 @@ export interface CustomerCtx {
   tenantId: string;
   /** "key:<id>" / "user:<id>", recorded on the timeline */
   actor: string;
+  /** request.id when the call comes from HTTP, recorded in the audit trail */
+  requestId?: string | null;
+}
+
+/** An audit entry of a change to a customer (or to one of its notes), in the change's transaction. */
+function audit(
+  tx: Executor,
+  ctx: CustomerCtx,
+  e: { action: string; entityType?: string; entityId: string; before?: unknown; after?: unknown },
+): Promise<void> {
+  return recordAudit(tx, {
+    tenantId: ctx.tenantId, actor: ctx.actor, requestId: ctx.requestId ?? null,
+    action: e.action, entityType: e.entityType ?? 'customer', entityId: e.entityId, before: e.before ?? null, after: e.after ?? null,
+  });
 }
 
 export { isUuid, pageOf, readCursor, type Page };
@@ -133,8 +151,15 @@ export async function requireCustomer(
   );
 }
 
+/**
+ * GET /customers/{id}. A merged-away id answers the survivor's profile (whose `id` is the
+ * survivor's): links and bookmarks to a duplicate keep working after a merge. Writes to a merged
+ * id still answer 404 with `merged_into` in the details (see requireCustomer).
+ */
 export async function getCustomer(ctx: CustomerCtx, id: string): Promise<CustomerProfile> {
-  const [profile] = await withSegments(ctx.db, ctx.tenantId, [toProfile(await requireCustomer(ctx.db, ctx.tenantId, id))]);
+  const survivor = isUuid(id) && !(await repo.findCustomer(ctx.db, ctx.tenantId, id)) ? await repo.findMergedInto(ctx.db, ctx.tenantId, id) : undefined;
+  const row = await requireCustomer(ctx.db, ctx.tenantId, survivor ?? id);
+  const [profile] = await withSegments(ctx.db, ctx.tenantId, [toProfile(row)]);
   return profile;
 }
 
@@ -149,13 +174,8 @@ export function splitTags(text: string | undefined): string[] {
   return [...new Set(text.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean))];
 }
 
-export async function listCustomers(ctx: CustomerCtx, q: ListCustomersQuery): Promise<Page<CustomerProfile>> {
-  if (q.segment_id !== undefined && !(await findSegment(ctx.db, ctx.tenantId, q.segment_id))) {
-    // another tenant's segment is just as unknown
-    throw new AppError('segment_not_found', `segment ${q.segment_id} was not found`, { id: q.segment_id });
-  }
-  const sort: CustomerSort = q.sort ?? '-created_at';
-  const limit = q.limit ?? 50;
+/** The listing's filters from its query (also used by the customer export, issue 6). */
+export function customerFilters(config: Config, q: Omit<ListCustomersQuery, 'sort' | 'limit' | 'cursor'>): repo.CustomerFilters {
   const filters: repo.CustomerFilters = {
     tags: splitTags(q.tags),
     minLtv: q.min_ltv,
@@ -180,8 +200,19 @@ export async function listCustomers(ctx: CustomerCtx, q: ListCustomersQuery): Pr
     const words = term.toLowerCase().split(/\s+/).slice(0, 10);
     filters.searchPatterns = words.map((w) => `%${escapeLike(w)}%`);
     // "0722 123 456" is stored as +40722123456: match the normalized number too.
-    filters.searchPhone = /\d/.test(term) ? normalizePhone(term, ctx.config.defaultPhoneRegion) : null;
+    filters.searchPhone = /\d/.test(term) ? normalizePhone(term, config.defaultPhoneRegion) : null;
   }
+  return filters;
+}
+
+export async function listCustomers(ctx: CustomerCtx, q: ListCustomersQuery): Promise<Page<CustomerProfile>> {
+  if (q.segment_id !== undefined && !(await findSegment(ctx.db, ctx.tenantId, q.segment_id))) {
+    // another tenant's segment is just as unknown
+    throw new AppError('segment_not_found', `segment ${q.segment_id} was not found`, { id: q.segment_id });
+  }
+  const sort: CustomerSort = q.sort ?? '-created_at';
+  const limit = q.limit ?? 50;
+  const filters = customerFilters(ctx.config, q);
   let after: { key: string | null; id: string } | undefined;
   if (q.cursor) {
     const [, key, id] = readCursor(q.cursor, [
@@ -330,6 +361,13 @@ const same = (a: unknown, b: unknown) => canonical(a ?? null) === canonical(b ??
 const CHANNELS = { marketing_email: 'email', marketing_sms: 'sms' } as const;
 type ConsentFlag = keyof typeof CHANNELS;
 
+/** The same decisions for the consent ledger (GET /customers/{id}/consent). */
+function consentLedger(customerId: string, changes: [ConsentFlag, boolean][], actor: string) {
+  return changes.map(([flag, granted]) => ({
+    customerId, channel: CHANNELS[flag], purpose: 'marketing' as const, granted, source: 'api', recordedBy: actor,
+  }));
+}
+
 function consentActivities(
   customerId: string,
   changes: [ConsentFlag, boolean][],
@@ -359,15 +397,24 @@ export async function createCustomer(ctx: CustomerCtx, input: CustomerInput): Pr
   if (consentGiven.length) values.consent = { ...Object.fromEntries(consentGiven), updated_at: new Date().toISOString() };
   return ctx.db.transaction(async (tx) => {
     const row = await repo.insertCustomer(tx, ctx.tenantId, values);
+    // Derived facts at once (local, no network); duplicate detection looks at it in the background.
+    await enrichLocally(tx, ctx.tenantId, [row.id]);
+    await queueCustomers(tx, ctx.tenantId, [row.id]);
     await insertActivities(tx, ctx.tenantId, [
       { customerId: row.id, type: 'customer.created', occurredAt: at(), summary: 'Customer created', data: {}, actor: ctx.actor },
       ...consentActivities(row.id, consentGiven, ctx.actor, at),
     ]);
+    await insertConsentEvents(tx, ctx.tenantId, consentLedger(row.id, consentGiven, ctx.actor));
     const profile = toProfile(row);
     await enqueueEvents(tx, ctx.tenantId, [{ type: 'customer.created', customerId: row.id, payload: { customer: profile } }]);
+    await audit(tx, ctx, { action: 'customer.create', entityId: row.id, after: { ...values } });
     return profile;
   });
 }
+
+const DEDUPE_INPUTS = new Set([
+  'email', 'phone', 'first_name', 'last_name', 'city', 'date_of_birth', 'country', 'customer_type', 'company_name',
+]);
 
 /**
  * PUT (replace: fields not given take their defaults; consent changes only when given, since
@@ -406,6 +453,8 @@ export async function updateCustomer(
     const at = activityClock();
     const activities: NewActivity[] = [];
     const fields = Object.keys(changes);
+    // What duplicate detection and enrichment read changed: the incremental job looks again.
+    if (fields.some((f) => DEDUPE_INPUTS.has(f))) await queueCustomers(tx, ctx.tenantId, [row.id]);
     if (fields.length) {
       activities.push({
         customerId: row.id, type: 'profile.updated', occurredAt: at(),
@@ -414,11 +463,18 @@ export async function updateCustomer(
     }
     activities.push(...consentActivities(row.id, consentChanges, ctx.actor, at));
     await insertActivities(tx, ctx.tenantId, activities);
+    await insertConsentEvents(tx, ctx.tenantId, consentLedger(row.id, consentChanges, ctx.actor));
     const published: Record<string, { from: unknown; to: unknown }> = { ...changes };
     for (const [flag, granted] of consentChanges) {
       published[`consent.${flag}`] = { from: row.consent?.[flag] === true, to: granted };
     }
     await enqueueEvents(tx, ctx.tenantId, [{ type: 'customer.updated', customerId: row.id, payload: { customer_id: row.id, changes: published } }]);
+    const keys = Object.keys(write) as EditableColumn[];
+    await audit(tx, ctx, {
+      action: 'customer.update', entityId: row.id,
+      before: Object.fromEntries(keys.map((k) => [k, row[k] ?? null])),
+      after: Object.fromEntries(keys.map((k) => [k, write[k] ?? null])),
+    });
     return (await withSegments(tx, ctx.tenantId, [toProfile(updated)]))[0];
   });
 }
@@ -433,6 +489,10 @@ export async function deleteCustomer(ctx: CustomerCtx, id: string): Promise<void
     await enqueueEvents(tx, ctx.tenantId, [{
       type: 'customer.deleted', customerId: row.id, payload: { customer_id: row.id, external_id: row.external_id },
     }]);
+    await audit(tx, ctx, {
+      action: 'customer.delete', entityId: row.id,
+      before: { external_id: row.external_id, email: row.email, phone: row.phone, first_name: row.first_name, last_name: row.last_name },
+    });
   });
 }
 
@@ -457,6 +517,7 @@ export async function changeTags(ctx: CustomerCtx, id: string, tags: readonly st
     await enqueueEvents(tx, ctx.tenantId, [{
       type: 'customer.updated', customerId: row.id, payload: { customer_id: row.id, changes: { tags: { from, to } } },
     }]);
+    await audit(tx, ctx, { action: mode === 'add' ? 'customer.tags_add' : 'customer.tags_remove', entityId: row.id, before: { tags: from }, after: { tags: to } });
     return { tags: updated.tags };
   });
 }
@@ -484,6 +545,12 @@ export async function identifyCustomer(ctx: CustomerCtx, input: IdentifyBody): P
       external_id: externalId, email, phone, first_name: cleanText(input.first_name), last_name: cleanText(input.last_name),
     }]);
     const customer = await requireCustomer(tx, ctx.tenantId, result.customerId);
+    if (result.created) {
+      await audit(tx, ctx, {
+        action: 'customer.identify', entityId: customer.id,
+        after: { external_id: customer.external_id, email: customer.email, phone: customer.phone, first_name: customer.first_name, last_name: customer.last_name },
+      });
+    }
     return { customer: (await withSegments(tx, ctx.tenantId, [toProfile(customer)]))[0], created: result.created };
   });
 }
@@ -538,6 +605,7 @@ export async function createNote(ctx: CustomerCtx, customerId: string, input: { 
       customerId: customer.id, type: 'note.added', occurredAt: new Date(), summary: 'Note added',
       data: { note_id: note.id, pinned: note.pinned, excerpt: noteExcerpt(note.body) }, sourceId: note.id, actor: ctx.actor,
     }]);
+    await audit(tx, ctx, { action: 'note.create', entityType: 'note', entityId: note.id, after: { customer_id: customer.id, body: note.body, pinned: note.pinned } });
     return toNote(note);
   });
 }
@@ -566,6 +634,10 @@ export async function updateNote(
       data: { note_id: note.id, fields, pinned: updated.pinned, excerpt: noteExcerpt(updated.body) },
       sourceId: note.id, actor: ctx.actor,
     }]);
+    await audit(tx, ctx, {
+      action: 'note.update', entityType: 'note', entityId: note.id,
+      before: { customer_id: customer.id, body: note.body, pinned: note.pinned }, after: { customer_id: customer.id, body: updated.body, pinned: updated.pinned },
+    });
     return toNote(updated);
   });
 }
@@ -579,6 +651,7 @@ export async function deleteNote(ctx: CustomerCtx, customerId: string, noteId: s
       customerId: customer.id, type: 'note.deleted', occurredAt: new Date(), summary: 'Note deleted',
       data: { note_id: note.id, excerpt: noteExcerpt(note.body) }, sourceId: note.id, actor: ctx.actor,
     }]);
+    await audit(tx, ctx, { action: 'note.delete', entityType: 'note', entityId: note.id, before: { customer_id: customer.id, body: note.body, pinned: note.pinned } });
   });
 }
 

@@ -199,7 +199,7 @@ describe('customer CRUD', () => {
     expect((await api.post('/customers', { external_id: 'gone-1' })).statusCode).toBe(201);
   });
 
-  it('answers 404 for unknown, malformed and merged ids', async () => {
+  it('answers 404 for unknown and malformed ids; a merged id reads as its survivor and cannot be written', async () => {
     const { api, tenantId } = await tenantApi();
     expectError(await api.get('/customers/00000000-0000-4000-8000-000000000000'), 404, 'customer_not_found');
     expectError(await api.get('/customers/not-a-uuid'), 404, 'customer_not_found');
@@ -207,9 +207,13 @@ describe('customer CRUD', () => {
     const a = await api.create({ email: 'keep@x.ro' });
     const b = await api.create({ email: 'dup@x.ro' });
     await ctx.db.run(sql`UPDATE customers SET merged_into = ${a.id}::uuid WHERE tenant_id = ${tenantId} AND id = ${b.id}::uuid`);
+    // GET follows the merge (issue 6: lookups of a merged id answer the survivor)
     const merged = await api.get(`/customers/${b.id}`);
-    expectError(merged, 404, 'customer_not_found');
-    expect(merged.json().error.details).toEqual({ id: b.id, merged_into: a.id });
+    expect(merged.statusCode).toBe(200);
+    expect(merged.json().id).toBe(a.id);
+    const write = await api.patch(`/customers/${b.id}`, { first_name: 'x' });
+    expectError(write, 404, 'customer_not_found');
+    expect(write.json().error.details).toEqual({ id: b.id, merged_into: a.id });
     expect((await api.get('/customers')).json().data.map((c: any) => c.id)).toEqual([a.id]);
   });
 

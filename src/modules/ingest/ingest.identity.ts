@@ -106,6 +106,13 @@ export function planIdentities(candidates: IdentityCandidate[], identities: Iden
       byPhone.set(c.phone, seen ? older(seen, c) : c);
     }
   }
+  // Identifiers of records merged into a candidate resolve to it, unless a live customer holds them.
+  for (const c of candidates) {
+    for (const a of c.aliases ?? []) {
+      const map = a.kind === 'external_id' ? byExt : a.kind === 'email' ? byEmail : byPhone;
+      if (!map.has(a.value)) map.set(a.value, c);
+    }
+  }
   const candidateById = new Map(candidates.map((c) => [c.id, c]));
 
   // Identifiers claimed in this batch by existing customers (attached because they had none).

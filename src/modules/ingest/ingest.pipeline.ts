@@ -1,5 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../../db/database.js';
+import { enrollFromIngest } from '../automation/automation.triggers.js';
+import { queueCustomers } from '../dedupe/dedupe.repository.js';
+import { queueScoreRefresh } from '../analytics/analytics.repository.js';
 import { reevaluateCustomers } from '../segments/segments.service.js';
 import type { IngestResult } from './ingest.schemas.js';
 import { ingestEvents, type IngestContext } from './ingest.service.js';
@@ -15,7 +18,14 @@ import { ingestEvents, type IngestContext } from './ingest.service.js';
  */
 export async function ingestAndSegment(
   db: Database,
-  ctx: IngestContext & { log?: Pick<FastifyBaseLogger, 'error'> },
+  ctx: IngestContext & {
+    log?: Pick<FastifyBaseLogger, 'error'>;
+    /**
+     * false: no event-triggered workflow enrollment (CSV imports: a file of past orders or existing
+     * customers must not send a welcome or thank-you journey to each of them). Default true.
+     */
+    enrollWorkflows?: boolean;
+  },
   events: unknown[],
 ): Promise<IngestResult> {
   const result = await ingestEvents(db, ctx, events);
@@ -26,6 +36,24 @@ export async function ingestAndSegment(
       await reevaluateCustomers(db, ctx.tenantId, [...touched]);
     } catch (err) {
       ctx.log?.error({ err, tenantId: ctx.tenantId }, 'segment re-evaluation after ingestion failed; the scheduled refresh will repair it');
+    }
+    try {
+      // One insert per batch; the dedupe.incremental job enriches them and looks for duplicates.
+      await queueCustomers(db, ctx.tenantId, [...touched]);
+    } catch (err) {
+      ctx.log?.error({ err, tenantId: ctx.tenantId }, 'queueing customers for duplicate detection failed; the next full scan covers them');
+    }
+    try {
+      // One insert per batch; the analytics.refresh_queued_scores ticker refreshes their scores.
+      await queueScoreRefresh(db, ctx.tenantId, [...touched]);
+    } catch (err) {
+      ctx.log?.error({ err, tenantId: ctx.tenantId }, 'queueing customers for a score refresh failed; the daily refresh covers them');
+    }
+    try {
+      // Event-triggered workflows (purchase, signup, post_event, custom.*): one insert per batch.
+      if (ctx.enrollWorkflows !== false) await enrollFromIngest(db, ctx.tenantId, events, result.results);
+    } catch (err) {
+      ctx.log?.error({ err, tenantId: ctx.tenantId }, 'workflow enrollment after ingestion failed');
     }
   }
   return result;

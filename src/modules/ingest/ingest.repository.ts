@@ -54,11 +54,14 @@ export interface IdentityCandidate {
   first_name: string | null;
   last_name: string | null;
   created_at: Date;
+  /** identifiers of customers merged into this one (customer_aliases), which resolve to it too */
+  aliases?: { kind: 'external_id' | 'email' | 'phone'; value: string }[];
 }
 
 /**
- * Live customers (not deleted, not merged) carrying any of the identifiers, row-locked in id
- * order: the caller changes their identifiers, profile and metrics in the same transaction.
+ * Live customers (not deleted, not merged) carrying any of the identifiers, or holding them as
+ * aliases of records merged into them, row-locked in id order: the caller changes their
+ * identifiers, profile and metrics in the same transaction.
  */
 export async function findIdentityCandidates(
   tx: Executor,
@@ -66,15 +69,27 @@ export async function findIdentityCandidates(
   keys: { externalIds: string[]; emails: string[]; phones: string[] },
 ): Promise<IdentityCandidate[]> {
   if (keys.externalIds.length + keys.emails.length + keys.phones.length === 0) return [];
-  return tx.rows<IdentityCandidate>(sql`
+  const aliases = await tx.rows<{ customer_id: string; kind: 'external_id' | 'email' | 'phone'; value: string }>(sql`
+    SELECT customer_id, kind, value FROM customer_aliases
+    WHERE tenant_id = ${tenantId}::uuid
+      AND ((kind = 'external_id' AND value = ANY(${arr(keys.externalIds)}::text[]))
+           OR (kind = 'email' AND value = ANY(${arr(keys.emails)}::text[]))
+           OR (kind = 'phone' AND value = ANY(${arr(keys.phones)}::text[])))`);
+  const rows = await tx.rows<IdentityCandidate>(sql`
     SELECT id, external_id, email, phone, first_name, last_name, created_at
     FROM customers
     WHERE tenant_id = ${tenantId}::uuid AND deleted_at IS NULL AND merged_into IS NULL
       AND (external_id = ANY(${arr(keys.externalIds)}::text[])
            OR email = ANY(${arr(keys.emails)}::text[])
-           OR phone = ANY(${arr(keys.phones)}::text[]))
+           OR phone = ANY(${arr(keys.phones)}::text[])
+           ${aliases.length ? sql`OR id = ANY(${arr(aliases.map((a) => a.customer_id))}::uuid[])` : sql``})
     ORDER BY id
     FOR UPDATE`);
+  for (const a of aliases) {
+    const row = rows.find((r) => r.id === a.customer_id);
+    if (row) (row.aliases ??= []).push({ kind: a.kind, value: a.value });
+  }
+  return rows;
 }
 
 /** Row-locks customers in id order (before changing their orders and metrics). */

@@ -16,5 +16,5 @@ export default async function ingestRoutes(app: CrmApp, { db, config }: AppDeps)
       body: IngestBody,
       response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 413: ErrorResponse },
     },
-  }, async (req) => ingestAndSegment(db, { tenantId: req.auth.tenantId, config, actor: req.auth.actor, log: req.log }, req.body.events));
+  }, async (req) => ingestAndSegment(db, { tenantId: req.auth.tenantId, config, actor: req.auth.actor, requestId: req.id, log: req.log }, req.body.events));
 }

@@ -6,6 +6,9 @@ import { normalizeEmail, normalizePhone } from '../../lib/contact.js';
 import { roundMoney } from '../../lib/money.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import { enqueueEvents, type NewOutboxEvent } from '../outbox/outbox.repository.js';
+import { recordAudit } from '../audit/audit.service.js';
+import { insertConsentEvents, readConsents, type NewConsentEvent } from '../privacy/consent.repository.js';
+import { findSuppressed } from '../privacy/suppressions.repository.js';
 import { MAX_BATCH, type IngestResult, type IngestResultItem, type OrderItem, type RejectionCode } from './ingest.schemas.js';
 import { newContactMemo, validateEvent, type ValidEvent } from './ingest.validation.js';
 import * as repo from './ingest.repository.js';
@@ -16,6 +19,8 @@ export interface IngestContext {
   config: Config;
   /** "key:<id>", "user:<id>" or "system": recorded on timeline entries and ledger rows. */
   actor: string;
+  /** request.id when from HTTP, for the batch's audit entry */
+  requestId?: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,7 +329,11 @@ export async function ingestEvents(db: Executor, ctx: IngestContext, events: unk
 
   if (valid.length > 0) {
     await ensureShows(db, ctx.tenantId, valid);
-    const outcome = await db.transaction((tx) => applyBatch(tx, ctx, valid));
+    const outcome = await db.transaction(async (tx) => {
+      const applied = await applyBatch(tx, ctx, valid);
+      await auditBatch(tx, ctx, valid, applied, events.length);
+      return applied;
+    });
     for (const [index, r] of outcome) results[index] = r;
   }
   // The same id twice in one batch: applied once; the repeat reports what happened to the first.
@@ -342,6 +351,83 @@ export async function ingestEvents(db: Executor, ctx: IngestContext, events: unk
     else rejected++;
   }
   return { accepted, duplicates, rejected, results };
+}
+
+/**
+ * ONE audit entry per applied batch, not one per event: the events themselves are kept
+ * (ingested_events, the timeline, orders), so per-event entries would double the write volume of
+ * the hottest path for nothing the trail needs; the entry says who sent how much of what.
+ * A batch that applied nothing (all duplicates or rejected) changed no data and writes none.
+ */
+async function auditBatch(tx: Executor, ctx: IngestContext, valid: ValidEvent[], outcome: Map<number, Result>, received: number): Promise<void> {
+  const byType: Record<string, number> = {};
+  let accepted = 0;
+  let duplicates = 0;
+  for (const e of valid) {
+    const r = outcome.get(e.index);
+    if (r?.status === 'accepted') {
+      accepted++;
+      byType[e.type] = (byType[e.type] ?? 0) + 1;
+    } else if (r?.status === 'duplicate') duplicates++;
+  }
+  if (accepted === 0) return;
+  await recordAudit(tx, {
+    tenantId: ctx.tenantId, actor: ctx.actor, requestId: ctx.requestId ?? null, action: 'events.ingest', entityType: 'event_batch', entityId: null,
+    after: { received, accepted, duplicates, rejected: received - accepted - duplicates, by_type: byType },
+  });
+}
+
+/**
+ * An address on the suppression list (erased, unsubscribed, bounced, complained) gets no marketing
+ * consent from a platform event: the platform may still hold a stale opt-in (or a re-registration
+ * replays one), and only an explicit grant through the consent API may lift it. Idempotent, so a
+ * retried transaction can run it again on the same events.
+ */
+async function dropSuppressedConsent(tx: Executor, tenantId: string, events: ValidEvent[]): Promise<void> {
+  const grants: { consent: Record<string, unknown>; email: string | null; phone: string | null }[] = [];
+  for (const e of events) {
+    if (e.type === 'user.registered' && e.data.consent) {
+      grants.push({ consent: e.data.consent, email: e.identity.email, phone: e.identity.phone });
+    } else if (e.type === 'customer.updated' && e.changes?.consent) {
+      const email = typeof e.changes.email === 'string' ? e.changes.email : e.identity.email;
+      const phone = typeof e.changes.phone === 'string' ? e.changes.phone : e.identity.phone;
+      grants.push({ consent: e.changes.consent as Record<string, unknown>, email, phone });
+    }
+  }
+  const emails = grants.filter((g) => g.consent.marketing_email === true && g.email).map((g) => g.email!);
+  const phones = grants.filter((g) => g.consent.marketing_sms === true && g.phone).map((g) => g.phone!);
+  if (emails.length === 0 && phones.length === 0) return;
+  const [badEmails, badPhones] = [await findSuppressed(tx, tenantId, 'email', emails), await findSuppressed(tx, tenantId, 'sms', phones)];
+  for (const g of grants) {
+    if (g.consent.marketing_email === true && g.email && badEmails.has(g.email)) g.consent.marketing_email = false;
+    if (g.consent.marketing_sms === true && g.phone && badPhones.has(g.phone)) g.consent.marketing_sms = false;
+  }
+}
+
+const CONSENT_FLAGS = { marketing_email: 'email', marketing_sms: 'sms' } as const;
+
+/** Ledger rows for the consent flags a batch really changed (before → after of customers.consent). */
+function consentLedgerRows(
+  ids: string[],
+  before: (id: string) => Record<string, unknown> | undefined,
+  after: (id: string) => Record<string, unknown> | undefined,
+  actor: string,
+): NewConsentEvent[] {
+  const rows: NewConsentEvent[] = [];
+  for (const id of ids) {
+    const from = before(id) ?? {};
+    const to = after(id) ?? {};
+    for (const [flag, channel] of Object.entries(CONSENT_FLAGS)) {
+      // a first explicit refusal is a decision too (from: nothing recorded)
+      if (typeof to[flag] === 'boolean' && from[flag] !== to[flag]) {
+        rows.push({
+          customerId: id, channel, purpose: 'marketing', granted: to[flag] as boolean, source: 'event',
+          occurredAt: typeof to.updated_at === 'string' ? to.updated_at : null, recordedBy: actor,
+        });
+      }
+    }
+  }
+  return rows;
 }
 
 /**
@@ -497,6 +583,7 @@ async function applyPart(tx: Executor, ctx: IngestContext, valid: ValidEvent[], 
     }
   }
   if (live.length === 0) return;
+  await dropSuppressedConsent(tx, tenantId, live.map((l) => l.e));
 
   // 4. Existing orders the batch names, row-locked; their customers too when not locked yet.
   const orderIds = new Set<string>();
@@ -776,9 +863,21 @@ async function applyPart(tx: Executor, ctx: IngestContext, valid: ValidEvent[], 
   // customer.updated events overwrite fields: read them before and after to publish what changed
   const overwritten = [...patches.values()].filter((p) => p.set && Object.keys(p.set).length > 0);
   const overwrittenIds = overwritten.map((p) => p.customerId);
+  // consent changes also go to the consent ledger: compare the consent of the customers an event
+  // names it for (registrations fill it) before and after; overwritten profiles are read anyway
+  const consentIds = [...patches.values()].filter((p) => p.set?.consent !== undefined || p.fill?.consent !== undefined).map((p) => p.customerId);
+  const consentOnly = consentIds.filter((id) => !patches.get(id)!.set || Object.keys(patches.get(id)!.set!).length === 0);
   const before = await repo.readProfiles(tx, tenantId, overwrittenIds);
+  const consentBefore = await readConsents(tx, tenantId, consentOnly);
   const tierChanges = await repo.updateCustomerProfiles(tx, tenantId, [...patches.values()], { ltvDays: config.ltvCalculationPeriodDays });
   const after = await repo.readProfiles(tx, tenantId, overwrittenIds);
+  const consentAfter = await readConsents(tx, tenantId, consentOnly);
+  await insertConsentEvents(tx, tenantId, consentLedgerRows(
+    consentIds,
+    (id) => (consentBefore.get(id) ?? before.get(id)?.consent) as Record<string, unknown> | undefined,
+    (id) => (consentAfter.get(id) ?? after.get(id)?.consent) as Record<string, unknown> | undefined,
+    actor,
+  ));
   const updatedEvents: NewOutboxEvent[] = [];
   for (const p of overwritten) {
     const changes = profileChanges(before.get(p.customerId) ?? {}, after.get(p.customerId) ?? {}, Object.keys(p.set!));

@@ -22,7 +22,7 @@ export default async function interactionRoutes(app: CrmApp, { db }: AppDeps) {
       response: { 201: schemas.Interaction, ...errorResponses },
     },
   }, async (req, reply) => {
-    const row = await service.logInteraction(db, req.auth, req.params.id, req.body);
+    const row = await service.logInteraction(db, { ...req.auth, requestId: req.id }, req.params.id, req.body);
     return reply.status(201).send(row);
   });
 
@@ -36,7 +36,7 @@ export default async function interactionRoutes(app: CrmApp, { db }: AppDeps) {
       params: IdParams, body: schemas.ReplaceInteractionBody,
       response: { 200: schemas.Interaction, ...errorResponses },
     },
-  }, async (req) => service.replaceInteraction(db, req.auth, req.params.id, req.body));
+  }, async (req) => service.replaceInteraction(db, { ...req.auth, requestId: req.id }, req.params.id, req.body));
 
   app.patch('/interactions/:id', {
     schema: {
@@ -44,12 +44,12 @@ export default async function interactionRoutes(app: CrmApp, { db }: AppDeps) {
       params: IdParams, body: schemas.PatchInteractionBody,
       response: { 200: schemas.Interaction, ...errorResponses },
     },
-  }, async (req) => service.patchInteraction(db, req.auth, req.params.id, req.body));
+  }, async (req) => service.patchInteraction(db, { ...req.auth, requestId: req.id }, req.params.id, req.body));
 
   app.delete('/interactions/:id', {
     schema: { tags, summary: 'Delete an interaction (soft delete; admins only)', params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
   }, async (req, reply) => {
-    await service.deleteInteraction(db, req.auth, req.params.id);
+    await service.deleteInteraction(db, { ...req.auth, requestId: req.id }, req.params.id);
     return reply.status(204).send(null);
   });
 

@@ -1,6 +1,7 @@
 import type { Executor } from '../../db/database.js';
 import { isDateText, isUuid, pageOf, readCursor } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { insertActivities } from '../timeline/timeline.repository.js';
 import * as repo from './interactions.repository.js';
 import type { CreateInteractionInput, PatchInteractionInput } from './interactions.schemas.js';
@@ -8,6 +9,17 @@ import type { CreateInteractionInput, PatchInteractionInput } from './interactio
 export interface Actor {
   tenantId: string;
   actor: string;
+  /** request.id when from HTTP, for the audit trail */
+  requestId?: string | null;
+}
+
+const snapshot = ({ created_at: _c, updated_at: _u, ...row }: repo.InteractionRow) => row;
+
+function audit(tx: Executor, who: Actor, action: string, id: string, before: repo.InteractionRow | null, after: repo.InteractionRow | null) {
+  return recordAudit(tx, {
+    tenantId: who.tenantId, actor: who.actor, requestId: who.requestId ?? null, action, entityType: 'interaction', entityId: id,
+    before: before && snapshot(before), after: after && snapshot(after),
+  });
 }
 
 const DAY_MS = 86_400_000;
@@ -110,6 +122,7 @@ export async function logInteraction(
         actor: who.actor,
       },
     ]);
+    await audit(tx, who, 'interaction.create', row.id, null, row);
     return row;
   });
 }
@@ -144,6 +157,7 @@ async function change(
           actor: who.actor,
         },
       ]);
+      await audit(tx, who, 'interaction.update', id, before, after);
     }
     return after;
   });
@@ -188,6 +202,7 @@ export async function deleteInteraction(db: Executor, who: Actor, id: string): P
         actor: who.actor,
       },
     ]);
+    await audit(tx, who, 'interaction.delete', id, row, null);
   });
 }
 

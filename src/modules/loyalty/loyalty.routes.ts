@@ -18,7 +18,7 @@ export default async function loyaltyRoutes(app: CrmApp, { db }: AppDeps) {
       body: schemas.PutTiersBody,
       response: { 200: schemas.PutTiersResponse, ...errorResponses },
     },
-  }, async (req) => service.replaceTiers(db, req.auth, req.body));
+  }, async (req) => service.replaceTiers(db, { ...req.auth, requestId: req.id }, req.body));
 
   app.get('/customers/:id/loyalty', {
     schema: {
@@ -32,7 +32,7 @@ export default async function loyaltyRoutes(app: CrmApp, { db }: AppDeps) {
       tags, summary: 'Redeem points from the balance (409 insufficient_points when the balance is lower)',
       params: IdParams, body: schemas.RedeemBody, response: { 200: schemas.LoyaltyChangeResponse, ...errorResponses },
     },
-  }, async (req) => service.redeemPoints(db, req.auth, req.params.id, req.body));
+  }, async (req) => service.redeemPoints(db, { ...req.auth, requestId: req.id }, req.params.id, req.body));
 
   app.post('/customers/:id/loyalty/adjust', {
     config: { minRole: 'admin' },
@@ -40,5 +40,5 @@ export default async function loyaltyRoutes(app: CrmApp, { db }: AppDeps) {
       tags, summary: 'Add or take away points by hand, with a reason (admins only)',
       params: IdParams, body: schemas.AdjustBody, response: { 200: schemas.LoyaltyChangeResponse, ...errorResponses },
     },
-  }, async (req) => service.adjustPoints(db, req.auth, req.params.id, req.body));
+  }, async (req) => service.adjustPoints(db, { ...req.auth, requestId: req.id }, req.params.id, req.body));
 }

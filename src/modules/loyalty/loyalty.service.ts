@@ -1,5 +1,6 @@
 import type { Executor } from '../../db/database.js';
 import { AppError } from '../../lib/errors.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { enqueueEvents, type NewOutboxEvent } from '../outbox/outbox.repository.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import * as repo from './loyalty.repository.js';
@@ -8,6 +9,8 @@ import type { PutTiersInput } from './loyalty.schemas.js';
 export interface Actor {
   tenantId: string;
   actor: string;
+  /** request.id when from HTTP, for the audit trail */
+  requestId?: string | null;
 }
 
 const LEDGER_LIMIT = 50;
@@ -77,10 +80,15 @@ export async function replaceTiers(db: Executor, who: Actor, input: PutTiersInpu
     .sort((a, b) => a.min_points - b.min_points)
     .map((t) => ({ name: t.name, min_points: t.min_points, benefits: t.benefits ?? [] }));
   return db.transaction(async (tx) => {
+    const previous = await repo.listTiers(tx, who.tenantId);
     await repo.replaceTiers(tx, who.tenantId, tiers);
     const changes = await repo.reassignTenantTiers(tx, who.tenantId);
     await writeActivities(tx, who.tenantId, changes.map((c) => tierChangedActivity(c, who.actor, 'tiers_updated')));
     await enqueueEvents(tx, who.tenantId, tierChangedEvents(changes, 'tiers_updated'));
+    await recordAudit(tx, {
+      tenantId: who.tenantId, actor: who.actor, requestId: who.requestId ?? null, action: 'loyalty.tiers_replace', entityType: 'loyalty_tiers',
+      entityId: null, before: { tiers: previous }, after: { tiers, customers_changed: changes.length },
+    });
     return { tiers: await repo.listTiers(tx, who.tenantId), customers_changed: changes.length };
   });
 }
@@ -154,6 +162,12 @@ async function applyEntry(
     ];
     await insertActivities(tx, who.tenantId, activities);
     await enqueueEvents(tx, who.tenantId, tierChangedEvents(changes, entry.reason));
+    await recordAudit(tx, {
+      tenantId: who.tenantId, actor: who.actor, requestId: who.requestId ?? null,
+      action: entry.reason === 'redeemed' ? 'loyalty.redeem' : 'loyalty.adjust', entityType: 'customer', entityId: customerId,
+      before: { loyalty_points: locked.loyalty_points, loyalty_tier: locked.loyalty_tier },
+      after: { loyalty_points: after!.loyalty_points, loyalty_tier: after!.loyalty_tier, points: entry.points, note: entry.note, ledger_id: row.id },
+    });
     return { customer_id: customerId, ...(await statusOf(tx, who.tenantId, after!)), entry: row };
   });
 }

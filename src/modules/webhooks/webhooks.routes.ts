@@ -9,12 +9,13 @@ const tags = ['webhooks'];
 const config = { minRole: 'admin' as const };
 
 export default async function webhookRoutes(app: CrmApp, deps: AppDeps) {
-  const ctx = (tenantId: string): service.WebhookCtx => ({ db: deps.db, config: deps.config, tenantId });
+  const ctx = (req: { auth: { tenantId: string; actor: string }; id: string }): service.WebhookCtx =>
+    ({ db: deps.db, config: deps.config, tenantId: req.auth.tenantId, actor: req.auth.actor, requestId: req.id });
 
   app.get('/webhooks', {
     config,
     schema: { tags, summary: 'Webhook subscriptions, oldest first', querystring: schemas.ListWebhooksQuery, response: { 200: schemas.WebhookPage, ...errorResponses } },
-  }, async (req) => service.listWebhooks(ctx(req.auth.tenantId), req.query));
+  }, async (req) => service.listWebhooks(ctx(req), req.query));
 
   app.post('/webhooks', {
     config,
@@ -22,12 +23,12 @@ export default async function webhookRoutes(app: CrmApp, deps: AppDeps) {
       tags, summary: 'Subscribe a URL to events; the answer carries the signing secret, shown only once',
       body: schemas.CreateWebhookBody, response: { 201: schemas.WebhookWithSecret, ...errorResponses },
     },
-  }, async (req, reply) => reply.status(201).send(await service.createWebhook(ctx(req.auth.tenantId), req.body)));
+  }, async (req, reply) => reply.status(201).send(await service.createWebhook(ctx(req), req.body)));
 
   app.get('/webhooks/:id', {
     config,
     schema: { tags, summary: 'One webhook subscription (without its secret)', params: IdParams, response: { 200: schemas.Webhook, ...errorResponses } },
-  }, async (req) => service.getWebhook(ctx(req.auth.tenantId), req.params.id));
+  }, async (req) => service.getWebhook(ctx(req), req.params.id));
 
   app.patch('/webhooks/:id', {
     config,
@@ -35,13 +36,13 @@ export default async function webhookRoutes(app: CrmApp, deps: AppDeps) {
       tags, summary: 'Change url, event types, active flag or description',
       params: IdParams, body: schemas.UpdateWebhookBody, response: { 200: schemas.Webhook, ...errorResponses },
     },
-  }, async (req) => service.updateWebhook(ctx(req.auth.tenantId), req.params.id, req.body));
+  }, async (req) => service.updateWebhook(ctx(req), req.params.id, req.body));
 
   app.delete('/webhooks/:id', {
     config,
     schema: { tags, summary: 'Delete a subscription and its delivery records', params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
   }, async (req, reply) => {
-    await service.deleteWebhook(ctx(req.auth.tenantId), req.params.id);
+    await service.deleteWebhook(ctx(req), req.params.id);
     return reply.status(204).send(null);
   });
 
@@ -51,7 +52,7 @@ export default async function webhookRoutes(app: CrmApp, deps: AppDeps) {
       tags, summary: 'Replace the signing secret; the answer carries the new one, shown only once',
       params: IdParams, response: { 200: schemas.WebhookWithSecret, ...errorResponses },
     },
-  }, async (req) => service.rotateSecret(ctx(req.auth.tenantId), req.params.id));
+  }, async (req) => service.rotateSecret(ctx(req), req.params.id));
 
   app.get('/webhooks/:id/deliveries', {
     config,
@@ -59,12 +60,12 @@ export default async function webhookRoutes(app: CrmApp, deps: AppDeps) {
       tags, summary: 'Deliveries of a subscription, newest first: status, response code, attempts, last error',
       params: IdParams, querystring: schemas.DeliveryListQuery, response: { 200: schemas.DeliveryPage, ...errorResponses },
     },
-  }, async (req) => service.listDeliveries(ctx(req.auth.tenantId), req.params.id, req.query));
+  }, async (req) => service.listDeliveries(ctx(req), req.params.id, req.query));
 
   app.get('/webhooks/:id/deliveries/:deliveryId', {
     config,
     schema: { tags, summary: 'One delivery', params: schemas.DeliveryParams, response: { 200: schemas.Delivery, ...errorResponses } },
-  }, async (req) => service.getDelivery(ctx(req.auth.tenantId), req.params.id, req.params.deliveryId));
+  }, async (req) => service.getDelivery(ctx(req), req.params.id, req.params.deliveryId));
 
   app.post('/webhooks/:id/deliveries/:deliveryId/replay', {
     config,
@@ -72,7 +73,7 @@ export default async function webhookRoutes(app: CrmApp, deps: AppDeps) {
       tags, summary: 'Send the same event again (a new delivery, due now, with the same event id)',
       params: schemas.DeliveryParams, response: { 202: schemas.Delivery, ...errorResponses },
     },
-  }, async (req, reply) => reply.status(202).send(await service.replayDelivery(ctx(req.auth.tenantId), req.params.id, req.params.deliveryId)));
+  }, async (req, reply) => reply.status(202).send(await service.replayDelivery(ctx(req), req.params.id, req.params.deliveryId)));
 
   app.post('/webhooks/:id/test', {
     config,
@@ -80,5 +81,5 @@ export default async function webhookRoutes(app: CrmApp, deps: AppDeps) {
       tags, summary: 'Send a webhook.test event now and answer the recorded attempt',
       params: IdParams, response: { 200: schemas.Delivery, ...errorResponses },
     },
-  }, async (req) => service.sendTest(ctx(req.auth.tenantId), req.params.id));
+  }, async (req) => service.sendTest(ctx(req), req.params.id));
 }

@@ -5,6 +5,7 @@ import type { Executor } from '../../db/database.js';
 import { isExactTs, isUuid, pageOf, readCursor, type Page } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
 import { newToken } from '../../lib/secrets.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { patternProblem, TEST_EVENT_TYPE } from '../outbox/outbox.events.js';
 import { DeliveryRefused, postWebhook, resolveHost, signatureHeader, urlProblem, type AttemptResult } from './webhooks.delivery.js';
 import * as repo from './webhooks.repository.js';
@@ -14,6 +15,16 @@ export interface WebhookCtx {
   db: Executor;
   config: Config;
   tenantId: string;
+  /** Who changes subscriptions, for the audit trail ("system" when absent). */
+  actor?: string;
+  requestId?: string | null;
+}
+
+// Secrets never enter the audit trail: the snapshot is the API's view (a hint of the secret).
+function audit(tx: Executor, ctx: WebhookCtx, action: string, id: string, before: unknown, after: unknown, entityType = 'webhook') {
+  return recordAudit(tx, {
+    tenantId: ctx.tenantId, actor: ctx.actor ?? 'system', requestId: ctx.requestId ?? null, action, entityType, entityId: id, before, after,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,8 +103,12 @@ export async function createWebhook(ctx: WebhookCtx, input: CreateWebhookBody): 
   const url = await checkUrl(input.url, ctx.config);
   const eventTypes = checkEventTypes(input.event_types);
   const secret = input.secret ?? newSecret();
-  const row = await repo.insertSubscription(ctx.db, {
-    tenantId: ctx.tenantId, url, eventTypes, secret, active: input.active ?? true, description: cleanDescription(input.description) ?? null,
+  const row = await ctx.db.transaction(async (tx) => {
+    const created = await repo.insertSubscription(tx, {
+      tenantId: ctx.tenantId, url, eventTypes, secret, active: input.active ?? true, description: cleanDescription(input.description) ?? null,
+    });
+    await audit(tx, ctx, 'webhook.create', created.id, null, toWebhook(created));
+    return created;
   });
   return { ...toWebhook(row), secret };
 }
@@ -116,27 +131,36 @@ export async function listWebhooks(ctx: WebhookCtx, q: { limit?: number; cursor?
 /** PATCH: the given fields only. */
 export async function updateWebhook(ctx: WebhookCtx, id: string, input: UpdateWebhookBody): Promise<Webhook> {
   const current = await requireSubscription(ctx, id);
-  const row = await repo.updateSubscription(ctx.db, ctx.tenantId, current.id, {
-    url: input.url === undefined ? undefined : await checkUrl(input.url, ctx.config),
-    eventTypes: input.event_types === undefined ? undefined : checkEventTypes(input.event_types),
-    active: input.active,
-    description: cleanDescription(input.description),
+  const url = input.url === undefined ? undefined : await checkUrl(input.url, ctx.config);
+  const eventTypes = input.event_types === undefined ? undefined : checkEventTypes(input.event_types);
+  return ctx.db.transaction(async (tx) => {
+    const row = await repo.updateSubscription(tx, ctx.tenantId, current.id, {
+      url, eventTypes, active: input.active, description: cleanDescription(input.description),
+    });
+    if (!row) throw new AppError('webhook_not_found', `webhook ${id} was not found`, { id });
+    await audit(tx, ctx, 'webhook.update', row.id, toWebhook(current), toWebhook(row));
+    return toWebhook(row);
   });
-  if (!row) throw new AppError('webhook_not_found', `webhook ${id} was not found`, { id });
-  return toWebhook(row);
 }
 
 export async function deleteWebhook(ctx: WebhookCtx, id: string): Promise<void> {
   const row = await requireSubscription(ctx, id);
-  await repo.deleteSubscription(ctx.db, ctx.tenantId, row.id);
+  await ctx.db.transaction(async (tx) => {
+    await repo.deleteSubscription(tx, ctx.tenantId, row.id);
+    await audit(tx, ctx, 'webhook.delete', row.id, toWebhook(row), null);
+  });
 }
 
 /** A new secret; the old one stops signing at once. */
 export async function rotateSecret(ctx: WebhookCtx, id: string): Promise<Webhook & { secret: string }> {
   const current = await requireSubscription(ctx, id);
   const secret = newSecret();
-  const row = await repo.updateSubscription(ctx.db, ctx.tenantId, current.id, { secret });
-  if (!row) throw new AppError('webhook_not_found', `webhook ${id} was not found`, { id });
+  const row = await ctx.db.transaction(async (tx) => {
+    const updated = await repo.updateSubscription(tx, ctx.tenantId, current.id, { secret });
+    if (!updated) throw new AppError('webhook_not_found', `webhook ${id} was not found`, { id });
+    await audit(tx, ctx, 'webhook.rotate_secret', updated.id, { secret_hint: toWebhook(current).secret_hint }, { secret_hint: toWebhook(updated).secret_hint });
+    return updated;
+  });
   return { ...toWebhook(row), secret };
 }
 
@@ -216,7 +240,11 @@ export async function replayDelivery(ctx: WebhookCtx, subscriptionId: string, de
   if (original.event_type === TEST_EVENT_TYPE) {
     throw new AppError('invalid_request', 'test deliveries cannot be replayed; send a new test instead', { id: deliveryId });
   }
-  return toDelivery(await repo.insertReplay(ctx.db, original));
+  return ctx.db.transaction(async (tx) => {
+    const row = await repo.insertReplay(tx, original);
+    await audit(tx, ctx, 'webhook_delivery.replay', row.id, null, { replay_of: original.id, subscription_id: subscriptionId, event_id: original.event_id }, 'webhook_delivery');
+    return toDelivery(row);
+  });
 }
 
 /** Sends a webhook.test event now (even to an inactive subscription) and records the attempt. */

@@ -6,7 +6,9 @@ import { client, expectError } from '../customers/customers.test-helpers.js';
 import { listOutbox } from '../outbox/outbox.repository.js';
 import { startSmtpSink, type SmtpSink } from '../messaging/messaging.test-helpers.js';
 import { transportsFor, TransportError, type Transports } from '../messaging/messaging.transport.js';
-import { runCampaignSend, startDue } from './campaigns.service.js';
+import { JobQueue } from '../../jobs/queue.js';
+import { defineCampaignJobs } from './campaigns.jobs.js';
+import { runCampaignSend, sendCampaign, startDue } from './campaigns.service.js';
 
 let ctx: TestContext;
 let sink: SmtpSink;
@@ -107,6 +109,32 @@ describe('sending', () => {
     expect((await api.post(`/campaigns/${other.id}/cancel`)).json().status).toBe('cancelled');
     expectError(await api.post(`/campaigns/${other.id}/send`), 409, 'campaign_state_conflict');
     expect(mailsTo('c1.a@example.com')).toHaveLength(1);
+  });
+
+  it('a job worker sends it: the send is queued as a job and processed in batches without being driven by hand', async () => {
+    const t = await createTestTenant(ctx.db);
+    const people = Array.from({ length: 7 }, (_, i) => ({ email: `job.${i}@example.com` }));
+    const { segmentId } = await audience(t, people);
+    const c = await createCampaign(t, { name: 'By the worker', segment_id: segmentId, subject: 'Hello', content: '<p>Hello</p>' });
+    const queue = new JobQueue(ctx.db);
+    defineCampaignJobs(queue, { db: ctx.db, config: ctx.config });
+    await queue.start({ work: true });
+    try {
+      const out = await sendCampaign({ db: ctx.db, config: ctx.config, tenantId: t.tenantId, audit: { actor: 'test' }, jobs: queue }, c.id);
+      expect(out.status).toBe('sending');
+      const api = client(ctx, t.headers);
+      const deadline = Date.now() + 60_000;
+      let status = out.status;
+      while (status !== 'sent' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        status = (await api.get(`/campaigns/${c.id}`)).json().status;
+      }
+      expect(status).toBe('sent');
+      // batches of 3 (CAMPAIGN_BATCH_SIZE): one message each, nobody twice
+      for (const p of people) expect(mailsTo(p.email)).toHaveLength(1);
+    } finally {
+      await queue.stop(5_000);
+    }
   });
 
   it('never sends twice across a crash: the SMTP server drops connections half-way, the send is restarted', async () => {

@@ -21,23 +21,14 @@
  * among generated customers that happen to share a name and a city count as false: the generator
  * did not mean them, though a person reading them could not tell either).
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
-import { openDatabase, sql } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
-import { createTenant } from '../src/modules/auth/auth.service.js';
+import { sql } from '../src/db/database.js';
 import { insertScan, queueCustomers } from '../src/modules/dedupe/dedupe.repository.js';
 import { processQueue, runScan, DEFAULT_SETTINGS } from '../src/modules/dedupe/dedupe.service.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const RESULTS_FILE = path.join(ROOT, 'docs', 'benchmarks.md');
-const START_MARK = '<!-- bench:dedupe:results -->';
-const END_MARK = '<!-- /bench:dedupe:results -->';
+import { appendResultRow, createScratchDatabase, fmt, integerOption, log, machine, resultDate, runMain, setUpTenant } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,21 +40,11 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
   },
 });
-const N = Number(args.customers);
+const N = integerOption({ name: 'customers', value: args.customers, min: 1000 });
 const PLANTED_SHARE = Number(args.planted);
-if (!Number.isInteger(N) || N < 1000) throw new Error('--customers must be an integer >= 1000');
 if (!(PLANTED_SHARE > 0 && PLANTED_SHARE < 0.5)) throw new Error('--planted must be between 0 and 0.5');
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 const FIRST = [
   'Ion', 'Maria', 'Andrei', 'Elena', 'Alexandru', 'Ana', 'Mihai', 'Ioana', 'Stefan', 'Cristina', 'Gabriel', 'Andreea', 'Vlad',
@@ -170,35 +151,23 @@ async function plant(client: pg.Client, tenantId: string): Promise<Record<string
   return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
 }
 
-function machine() {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model.replace(/\s+/g, ' ').trim().split(' ').slice(0, 2).join(' ') ?? 'unknown'}, ${cpus.length} cores, ${Math.round((os.totalmem() / 2 ** 30) * 10) / 10} GiB`;
+/** The machine column of this table: the CPU model's first two words only. */
+function machineColumn(): string {
+  const m = machine();
+  return `${m.cpu.split(' ').slice(0, 2).join(' ')}, ${m.cores} cores, ${m.ramGiB} GiB`;
 }
 
-function recordResult(row: string[]): void {
-  const header =
-    '| date | machine | PostgreSQL | customers | planted | scan s | pairs found | recall | precision | precision ≥ 0.8 | recall by kind (email/phone/city/dob/suffix) | incremental 1000 customers ms | load before |\n' +
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n';
-  let text = fs.existsSync(RESULTS_FILE) ? fs.readFileSync(RESULTS_FILE, 'utf8') : '# Benchmarks\n';
-  if (!text.includes(START_MARK)) text = `${text.trimEnd()}\n\n## Duplicate detection results\n\n${START_MARK}\n${header}${END_MARK}\n`;
-  text = text.replace(END_MARK, `| ${row.join(' | ')} |\n${END_MARK}`);
-  fs.writeFileSync(RESULTS_FILE, text);
-  log(`result appended to ${path.relative(ROOT, RESULTS_FILE)}`);
-}
+const HEADER =
+  '| date | machine | PostgreSQL | customers | planted | scan s | pairs found | recall | precision | precision ≥ 0.8 | recall by kind (email/phone/city/dob/suffix) | incremental 1000 customers ms | load before |\n' +
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n';
 
 async function main() {
   const loadBefore = os.loadavg()[0];
-  const dbName = `crm_bench_dedupe_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: BASE_URL });
-  await admin.connect();
-  const pgVersion = ((await admin.query('SHOW server_version')).rows[0].server_version as string).split(' ')[0];
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = withDatabase(BASE_URL, dbName);
-  log(`database ${dbName} created (PostgreSQL ${pgVersion})`);
+  const scratch = await createScratchDatabase({ prefix: 'crm_bench_dedupe', keep: args.keep });
+  const { url, pgVersion } = scratch;
+  log(`database ${scratch.name} created (PostgreSQL ${pgVersion})`);
   try {
-    const db = await openDatabase({ url, poolSize: 2 });
-    await migrate(db);
-    const { tenant } = await createTenant(db, { name: 'Bench', currency: 'RON' });
+    const { db, tenant } = await setUpTenant({ url, poolSize: 2 });
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     let t = performance.now();
@@ -248,19 +217,14 @@ async function main() {
     await db.run(sql`SELECT 1`);
     await db.close();
     if (!args['no-record']) {
-      recordResult([
-        new Date().toISOString().slice(0, 16).replace('T', ' '), machine(), pgVersion, fmt(N), fmt(plantedTotal),
+      appendResultRow({ name: 'dedupe', title: 'Duplicate detection results', header: HEADER, row: [
+        resultDate(), machineColumn(), pgVersion, fmt(N), fmt(plantedTotal),
         (scanMs / 1000).toFixed(1), fmt(r.found), pct(recall), pct(precision), pct(precisionHi), kinds, fmt(incMs), loadBefore.toFixed(2),
-      ]);
+      ] });
     }
   } finally {
-    if (args.keep) log(`kept database ${dbName}`);
-    else await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch.drop().catch((err: Error) => log(`could not drop database ${scratch.name}: ${err.message}`));
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

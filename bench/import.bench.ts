@@ -22,20 +22,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
-import { createTenant } from '../src/modules/auth/auth.service.js';
 import { createImport, newUploadPath } from '../src/modules/imports/imports.service.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const RESULTS_FILE = path.join(ROOT, 'docs', 'benchmarks.md');
-const START_MARK = '<!-- bench:import:results -->';
-const END_MARK = '<!-- /bench:import:results -->';
+import {
+  appendResultRow, copyRate, createScratchDatabase, DEFAULT_BASE_URL, fmt, log, machine, machineLabel, resultDate, runMain, setUpTenant,
+} from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,10 +40,8 @@ const { values: args } = parseArgs({
 const ROWS = Number(args.rows);
 const COPY_RUNS = Number(args['copy-runs']);
 if (!Number.isInteger(ROWS) || ROWS < 1 || !Number.isInteger(COPY_RUNS) || COPY_RUNS < 1) throw new Error('--rows and --copy-runs must be positive integers');
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? DEFAULT_BASE_URL;
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 // ---------------------------------------------------------------------------------------------
@@ -78,48 +69,17 @@ function* csvLines(rows: number): Generator<string> {
   if (lines.length) yield lines.join('');
 }
 
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
+/** COPY of the CSV file into `table` (made by `create`), --copy-runs times; the median run's rate. */
+function copyFile(client: pg.Client, file: string, table: string, create: string[]) {
+  return copyRate({
+    client, table, create, copy: `COPY ${table} (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv, HEADER true)`,
+    source: () => fs.createReadStream(file), rows: ROWS, runs: COPY_RUNS,
+  });
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function copyRate(client: pg.Client, file: string, table: string, create: string[]): Promise<{ rowsPerSecond: number; medianMs: number }> {
-  const times: number[] = [];
-  for (let run = 0; run < COPY_RUNS; run++) {
-    await client.query(`DROP TABLE IF EXISTS ${table}`);
-    for (const stmt of create) await client.query(stmt);
-    const t0 = performance.now();
-    await pipeline(fs.createReadStream(file), client.query(copyFrom(`COPY ${table} (${COPY_COLUMNS}) FROM STDIN WITH (FORMAT csv, HEADER true)`)));
-    times.push(performance.now() - t0);
-    const { rows: [{ n }] } = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
-    if (n !== ROWS) throw new Error(`COPY into ${table} stored ${n} rows, expected ${ROWS}`);
-  }
-  await client.query(`DROP TABLE IF EXISTS ${table}`);
-  const ms = median(times);
-  return { rowsPerSecond: ROWS / (ms / 1000), medianMs: ms };
-}
-
-function machine() {
-  const cpus = os.cpus();
-  return { cpu: cpus[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown', cores: cpus.length, ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10 };
-}
-
-function recordResult(row: string[]): void {
-  const header =
-    '| date | machine | Node | PostgreSQL | rows | file | import rows/s | COPY plain rows/s | ratio | COPY indexed rows/s | ratio (indexed) | peak RSS | RSS at 10% / 90% | load before |\n' +
-    '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
-  let text = fs.readFileSync(RESULTS_FILE, 'utf8');
-  if (!text.includes(START_MARK)) text = `${text.trimEnd()}\n\n## CSV import results\n\n${START_MARK}\n${header}${END_MARK}\n`;
-  text = text.replace(END_MARK, `| ${row.join(' | ')} |\n${END_MARK}`);
-  fs.writeFileSync(RESULTS_FILE, text);
-  log(`result appended to ${path.relative(ROOT, RESULTS_FILE)}`);
-}
+const RESULTS_HEADER =
+  '| date | machine | Node | PostgreSQL | rows | file | import rows/s | COPY plain rows/s | ratio | COPY indexed rows/s | ratio (indexed) | peak RSS | RSS at 10% / 90% | load before |\n' +
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 
 // ---------------------------------------------------------------------------------------------
 
@@ -127,13 +87,9 @@ async function main() {
   const loadBefore = os.loadavg()[0];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-import-'));
   const file = path.join(tmp, 'customers.csv');
-  const dbName = `crm_bench_import_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: BASE_URL });
-  await admin.connect();
-  const pgVersion = ((await admin.query('SHOW server_version')).rows[0].server_version as string).split(' ')[0];
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const benchUrl = withDatabase(BASE_URL, dbName);
-  log(`database ${dbName} created (PostgreSQL ${pgVersion})`);
+  const scratch = await createScratchDatabase({ prefix: 'crm_bench_import', baseUrl: BASE_URL });
+  const { url: benchUrl, pgVersion } = scratch;
+  log(`database ${scratch.name} created (PostgreSQL ${pgVersion})`);
   try {
     let t = performance.now();
     await pipeline(Readable.from(csvLines(ROWS)), fs.createWriteStream(file));
@@ -141,9 +97,7 @@ async function main() {
     log(`generated ${fmt(ROWS)} rows (${mib(bytes)}) in ${fmt(performance.now() - t)} ms: ${file}`);
 
     const config = loadConfig({ DATABASE_URL: benchUrl, DATA_DIR: tmp, LOG_LEVEL: 'warn', IMPORT_MAX_FILE_BYTES: String(64 * 2 ** 30) });
-    const db = await openDatabase({ url: benchUrl, poolSize: 4 });
-    await migrate(db);
-    const { tenant } = await createTenant(db, { name: 'Bench', currency: 'RON' });
+    const { db, tenant } = await setUpTenant({ url: benchUrl, poolSize: 4 });
 
     // --- import through the service, RSS sampled -------------------------------------------------
     const { id, filePath } = await newUploadPath(config);
@@ -178,11 +132,11 @@ async function main() {
     // --- COPY baselines ------------------------------------------------------------------------
     const client = new pg.Client({ connectionString: benchUrl });
     await client.connect();
-    const plain = await copyRate(client, file, 'bench_copy_customers', [
+    const plain = await copyFile(client, file, 'bench_copy_customers', [
       'CREATE TABLE bench_copy_customers (external_id text, email text, phone text, first_name text, last_name text, city text, country text, date_of_birth date, newsletter text)',
     ]);
     log(`COPY into a plain table: median ${fmt(plain.medianMs)} ms = ${fmt(plain.rowsPerSecond)} rows/s`);
-    const indexed = await copyRate(client, file, 'bench_copy_indexed', [
+    const indexed = await copyFile(client, file, 'bench_copy_indexed', [
       'CREATE TABLE bench_copy_indexed (LIKE customers INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING INDEXES)',
       `ALTER TABLE bench_copy_indexed ALTER COLUMN tenant_id SET DEFAULT '${tenant.id}', ADD COLUMN newsletter text`,
     ]);
@@ -203,9 +157,9 @@ async function main() {
       '',
     ].join('\n'));
     if (!args['no-record']) {
-      recordResult([
-        new Date().toISOString().slice(0, 16).replace('T', ' '),
-        `${m.cpu}, ${m.cores} cores, ${m.ramGiB} GiB`,
+      appendResultRow({ name: 'import', title: 'CSV import results', header: RESULTS_HEADER, row: [
+        resultDate(),
+        machineLabel(m),
         process.version,
         pgVersion,
         fmt(ROWS),
@@ -218,17 +172,12 @@ async function main() {
         mib(peak),
         `${at(10)} / ${at(90)}`,
         loadBefore.toFixed(2),
-      ]);
+      ] });
     }
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
     fs.rmSync(tmp, { recursive: true, force: true });
-    log(`database ${dbName} dropped`);
+    await scratch.drop();
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`[bench] failed: ${err?.stack ?? err}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -18,14 +18,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { loadConfig } from '../src/config.js';
-import { openDatabase, sql, type Database, type Executor, type SQL } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
-import { createTenant } from '../src/modules/auth/auth.service.js';
-import { DEFAULT_NOW, generateEvents } from '../src/modules/demo/demo.generator.js';
+import { sql, type Database, type Executor, type SQL } from '../src/db/database.js';
 import { ingestEvents } from '../src/modules/ingest/ingest.service.js';
+import { analyzeDatabase, chunk, createScratchDatabase, demoEvents, integerOption, setUpTenant } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,29 +33,17 @@ const { values: args } = parseArgs({
     explain: { type: 'string' },
   },
 });
-const count = (name: 'batches' | 'warmup' | 'batch' | 'repeat', min: number): number => {
-  const v = Number(args[name]);
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}`);
-  return v;
-};
+const count = (name: 'batches' | 'warmup' | 'batch' | 'repeat', min: number): number => integerOption({ name, value: args[name], min });
 const BATCHES = count('batches', 1);
 const WARMUP = count('warmup', 0);
 const BATCH = count('batch', 1);
 const REPEAT = count('repeat', 1);
 /** Print EXPLAIN (ANALYZE, BUFFERS, WAL) of this caller's statement in the first measured batch. */
 const EXPLAIN = args.explain;
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Request bodies as the HTTP route would parse them: `count` events of the demo generator in batches. */
 function batchesOf(count: number, seed: number): string[] {
-  const events: unknown[] = [];
-  for (const e of generateEvents({ customers: Math.ceil(count / 4), seed, now: DEFAULT_NOW })) {
-    events.push(e);
-    if (events.length === count) break;
-  }
-  const out: string[] = [];
-  for (let i = 0; i < events.length; i += BATCH) out.push(JSON.stringify(events.slice(i, i + BATCH)));
-  return out;
+  return chunk(demoEvents({ count, seed }), BATCH).map((b) => JSON.stringify(b));
 }
 
 /** Time per statement, keyed by the function that called the executor. */
@@ -147,28 +132,21 @@ function timed(inner: Executor, timings: Timing): Executor {
 }
 
 async function profileOnce(run: number): Promise<void> {
-  const dbName = `crm_profile_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: BASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(BASE_URL);
-  url.pathname = `/${dbName}`;
+  const scratch = await createScratchDatabase({ prefix: 'crm_profile' });
+  const { url } = scratch;
   let db: Database | null = null;
   try {
-    db = await openDatabase({ url: url.toString(), poolSize: 2 });
-    await migrate(db);
-    const { tenant } = await createTenant(db, { name: 'Profile', currency: 'RON' });
-    const config = loadConfig({ LOG_LEVEL: 'silent', DATABASE_URL: url.toString() });
+    const setUp = await setUpTenant({ url, poolSize: 2, tenantName: 'Profile' });
+    db = setUp.db;
+    const { tenant } = setUp;
+    const config = loadConfig({ LOG_LEVEL: 'silent', DATABASE_URL: url });
     // an API key's requests: the actor recorded on every timeline entry and ledger row
     const ctx = { tenantId: tenant.id, config, actor: `key:${randomUUID()}` };
     const timings: Timing = { current: null, explained: false };
     const exec = timed(db, timings);
 
     for (const body of batchesOf(WARMUP * BATCH, 42 + 1_000_003)) await ingestEvents(exec, ctx, JSON.parse(body));
-    const analyze = new pg.Client({ connectionString: url.toString() });
-    await analyze.connect();
-    await analyze.query('ANALYZE');
-    await analyze.end();
+    await analyzeDatabase(url);
 
     const bodies = batchesOf(BATCHES * BATCH, 42);
     const all = new Timings();
@@ -207,8 +185,7 @@ async function profileOnce(run: number): Promise<void> {
     if (st) process.stdout.write(`customers (about: statistics lag): ${st.ins} inserted, ${st.upd} updated (${st.hot} HOT) over all ${WARMUP + n} batches\n`);
   } finally {
     await db?.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

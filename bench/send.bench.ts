@@ -17,24 +17,15 @@
  *     click/open tracking, List-Unsubscribe, one INSERT and one UPDATE per batch), the same pool size.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
-import pg from 'pg';
 import { loadConfig } from '../src/config.js';
-import { openDatabase, sql } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
-import { createTenant } from '../src/modules/auth/auth.service.js';
+import { sql } from '../src/db/database.js';
 import { createCampaign, runCampaignSend, sendCampaign } from '../src/modules/campaigns/campaigns.service.js';
 import { closeTransports } from '../src/modules/messaging/messaging.transport.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const RESULTS_FILE = path.join(ROOT, 'docs', 'benchmarks.md');
-const START_MARK = '<!-- bench:send:results -->';
-const END_MARK = '<!-- /bench:send:results -->';
+import { appendResultRow, createScratchDatabase, fmt, log, setUpTenant } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,9 +37,6 @@ const { values: args } = parseArgs({
     sink: { type: 'boolean', default: false },
   },
 });
-
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 // ---------------------------------------------------------------------------------------------
 // The sink (this same file, started with --sink in a child process)
@@ -163,21 +151,13 @@ async function main() {
   const POOL = Number(args.pool);
   const BATCH = Number(args.batch);
   const WINDOW = Number(args.window);
-  const baseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const loadBefore = os.loadavg()[0];
-  const dbName = `crm_bench_send_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  const pgVersion = ((await admin.query('SHOW server_version')).rows[0].server_version as string).split(' ')[0];
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${dbName}`;
+  const scratch = await createScratchDatabase({ prefix: 'crm_bench_send' });
+  const { url, pgVersion } = scratch;
   const sink = await startSink();
-  log(`database ${dbName}, SMTP sink on port ${sink.port}`);
+  log(`database ${scratch.name}, SMTP sink on port ${sink.port}`);
   try {
-    const db = await openDatabase({ url: url.toString(), dataDir: null, poolSize: 8 });
-    await migrate(db);
-    const { tenant } = await createTenant(db, { name: 'Bench', currency: 'RON' });
+    const { db, tenant } = await setUpTenant({ url, poolSize: 8 });
     let t = performance.now();
     await db.run(sql`
       INSERT INTO customers (tenant_id, email, first_name, last_name, events_attended, consent)
@@ -218,29 +198,21 @@ async function main() {
     await db.close();
 
     if (!args['no-record']) {
-      record([
+      appendResultRow({ name: 'send', title: 'Campaign send results', header: HEADER, row: [
         new Date().toISOString().slice(0, 10), `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? '?'}`, process.version, pgVersion,
         fmt(N), String(POOL), String(BATCH), fmt(N / base.seconds), fmt(N / seconds), `${(ratio * 100).toFixed(1)} %`,
         `${fmt(base.rss / 2 ** 20)} / ${fmt(peak / 2 ** 20)} MiB`, loadBefore.toFixed(2),
-      ]);
+      ] });
     }
   } finally {
     sink.stop();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await scratch.drop().catch((err: Error) => log(`could not drop database ${scratch.name}: ${err.message}`));
   }
 }
 
-function record(row: string[]): void {
-  const header =
-    '| date | machine | Node | PostgreSQL | messages | pool | batch | bare pool msg/s | campaign msg/s | ratio | peak RSS (bare / campaign) | load before |\n' +
-    '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
-  let text = fs.existsSync(RESULTS_FILE) ? fs.readFileSync(RESULTS_FILE, 'utf8') : '# Benchmarks\n';
-  if (!text.includes(START_MARK)) text = `${text.trimEnd()}\n\n## Campaign send results\n\n${START_MARK}\n${header}${END_MARK}\n`;
-  text = text.replace(END_MARK, `| ${row.join(' | ')} |\n${END_MARK}`);
-  fs.writeFileSync(RESULTS_FILE, text);
-  log(`result appended to ${path.relative(ROOT, RESULTS_FILE)}`);
-}
+const HEADER =
+  '| date | machine | Node | PostgreSQL | messages | pool | batch | bare pool msg/s | campaign msg/s | ratio | peak RSS (bare / campaign) | load before |\n' +
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 
 if (args.sink) {
   void runSink();

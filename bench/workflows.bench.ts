@@ -10,38 +10,24 @@
  * creates `crm_bench_workflows_<ts>` there and drops it at the end.
  */
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { loadConfig } from '../src/config.js';
-import { openDatabase, sql } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
-import { createTenant } from '../src/modules/auth/auth.service.js';
+import { sql, type Database } from '../src/db/database.js';
 import { runDueSteps, type MessageRequest } from '../src/modules/automation/automation.engine.js';
 import { createWorkflow } from '../src/modules/automation/automation.service.js';
 import { scanTimeTriggers } from '../src/modules/automation/automation.triggers.js';
+import { createScratchDatabase, fmt, integerOption, log, runMain, setUpTenant } from './lib.js';
 
 const { values: args } = parseArgs({ options: { customers: { type: 'string', default: '20000' } } });
-const N = Number(args.customers);
-if (!Number.isInteger(N) || N < 100) throw new Error('--customers must be an integer >= 100');
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
+const N = integerOption({ name: 'customers', value: args.customers, min: 100 });
 
 async function main() {
-  const name = `crm_bench_workflows_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: BASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const db = await openDatabase({ url: withDatabase(BASE_URL, name), poolSize: 4 });
+  const scratch = await createScratchDatabase({ prefix: 'crm_bench_workflows' });
+  let db: Database | null = null;
   try {
-    await migrate(db);
+    const setUp = await setUpTenant({ url: scratch.url, poolSize: 4 });
+    db = setUp.db;
+    const { tenant } = setUp;
     const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: '/tmp/crm-bench-unused' });
-    const { tenant } = await createTenant(db, { name: 'Bench', currency: 'RON' });
     const now = new Date();
     await db.run(sql`
       INSERT INTO customers (tenant_id, email, first_name, date_of_birth, consent)
@@ -80,13 +66,9 @@ async function main() {
     log(`engine: ${fmt(steps)} steps (${fmt(sent.length)} messages) in ${fmt(runMs)} ms = ${fmt(steps / (runMs / 1000))} steps/s, ` +
       `${fmt(N / (runMs / 1000))} enrollments/s`);
   } finally {
-    await db.close();
-    await admin.query(`DROP DATABASE ${name}`);
-    await admin.end();
+    await db?.close();
+    await scratch.drop();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

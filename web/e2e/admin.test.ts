@@ -11,6 +11,7 @@ import { createUser } from '../../src/modules/auth/auth.service.js';
 import { generateBatches } from '../../src/modules/demo/demo.generator.js';
 import { ingestAndSegment } from '../../src/modules/ingest/ingest.pipeline.js';
 import { refreshScores } from '../../src/modules/analytics/scores.service.js';
+import { runCampaignSend } from '../../src/modules/campaigns/campaigns.service.js';
 
 /**
  * The admin UI in a real browser (Debian's Chromium driven by playwright-core) against the real
@@ -94,6 +95,12 @@ afterEach(async ({ task }) => {
   }
 });
 
+/** The page's scrolled width: wider than the viewport means something overflows sideways. */
+async function pageWidth(): Promise<number> {
+  // this file compiles without DOM types; the callback runs in the browser
+  return page.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+}
+
 async function screenshot(name: string, width: number) {
   await page.setViewportSize({ width, height: width < 600 ? 812 : 900 });
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
@@ -157,6 +164,12 @@ describe('admin UI in Chromium', () => {
     expect(stored).toMatchObject({ type: 'meeting', priority: 'high', status: 'pending' });
     expect(stored!.follow_up_at).toBeInstanceOf(Date);
     expect(stored!.created_by).toMatch(/^user:/);
+
+    const recs = (await ctx.app.inject({ method: 'GET', url: `/api/crm/customers/${target!.id}/recommendations?limit=10`, headers: apiHeaders })).json();
+    await page.getByRole('tab', { name: 'Recommendations' }).click();
+    // the demo data schedules shows up to 90 days ahead, so this customer has some not yet bought
+    expect(recs.data.length).toBeGreaterThan(0);
+    await page.getByRole('list', { name: 'Recommendations' }).getByRole('listitem', { name: recs.data[0].name }).first().waitFor();
   });
 
   it('builds a nested segment, sees its live count, and saves it', async () => {
@@ -263,7 +276,7 @@ describe('admin UI in Chromium', () => {
     expect(after).toEqual([{ email: 'irina.importescu@example.ro', city: 'Brașov' }, { email: 'radu.importescu@example.ro', city: 'Cluj-Napoca' }]);
   });
 
-  it('creates an e-mail campaign for a segment and starts sending it', async () => {
+  it('creates an e-mail campaign for a segment, sends it into the local outbox and shows a message', async () => {
     await page.getByRole('link', { name: 'Campaigns' }).click();
     await page.getByRole('heading', { name: 'Campaigns', level: 2 }).waitFor();
     await page.getByRole('button', { name: 'New campaign' }).click();
@@ -276,11 +289,65 @@ describe('admin UI in Chromium', () => {
     const card = page.getByRole('region', { name: 'Autumn season' });
     await card.getByText('Draft', { exact: true }).waitFor();
     await card.getByRole('button', { name: 'Details' }).click();
+    const schedule = card.getByRole('form', { name: 'Schedule' });
+    await schedule.getByLabel('Send at (date and time)').fill('2030-01-15T09:30');
+    await schedule.getByRole('button', { name: 'Schedule' }).click();
+    await card.getByLabel('Status: Scheduled').waitFor();
+    await card.getByText(/scheduled for 15 Jan 2030/).waitFor();
+    const scheduled = await ctx.db.one<{ send_at: Date }>(sql`SELECT send_at FROM campaigns WHERE tenant_id = ${tenantId} AND name = 'Autumn season'`);
+    expect(scheduled!.send_at.getUTCFullYear()).toBe(2030);
     await card.getByRole('button', { name: 'Send now' }).click();
     await card.getByText('Sending', { exact: true }).waitFor();
-    const row = await ctx.db.one<{ status: string; subject: string }>(sql`
-      SELECT status, subject FROM campaigns WHERE tenant_id = ${tenantId} AND name = 'Autumn season'`);
-    expect(row).toEqual({ status: 'sending', subject: 'Your autumn tickets, {{ customer.first_name }}' });
+    const row = await ctx.db.one<{ id: string; status: string; subject: string }>(sql`
+      SELECT id, status, subject FROM campaigns WHERE tenant_id = ${tenantId} AND name = 'Autumn season'`);
+    expect(row).toMatchObject({ status: 'sending', subject: 'Your autumn tickets, {{ customer.first_name }}' });
+
+    // The test app runs no job worker: do what the campaigns.send job does. No SMTP_URL, so the
+    // messages are kept in the local outbox.
+    expect(ctx.config.marketing.smtpUrl).toBeNull();
+    const run = await runCampaignSend({ db: ctx.db, config: ctx.config }, tenantId, row!.id);
+    expect(run.state).toBe('finished');
+    expect(run.sent).toBeGreaterThan(0);
+    await card.getByLabel('Status: Sent').waitFor();
+    const stats = (await ctx.app.inject({ method: 'GET', url: `/api/crm/campaigns/${row!.id}/stats`, headers: apiHeaders })).json();
+    expect(stats.sent).toBeGreaterThan(0);
+    await card.getByRole('list', { name: 'Funnel' }).getByRole('listitem', { name: `Sent: ${stats.sent.toLocaleString('en-GB')}` }).waitFor();
+
+    // Customers without marketing consent are listed as suppressed; the viewer filters to those sent,
+    // newest first.
+    const listed = (await ctx.app.inject({ method: 'GET', url: `/api/crm/messages?campaign_id=${row!.id}&status=sent&limit=1`, headers: apiHeaders })).json();
+    expect(listed.data[0]).toMatchObject({ status: 'sent' });
+    const first = await ctx.db.one<{ email: string; first_name: string }>(sql`
+      SELECT email, first_name FROM customers WHERE tenant_id = ${tenantId} AND id = ${listed.data[0].customer_id}`);
+    expect(listed.data[0].to).toBe(first!.email);
+    await card.getByRole('textbox', { name: 'Message status' }).click();
+    await page.getByRole('option', { name: 'sent', exact: true }).click();
+    const message = card.getByRole('table', { name: 'Messages (outbox)' }).getByRole('row').filter({ hasText: first!.email });
+    await message.getByText(`Your autumn tickets, ${first!.first_name}`).waitFor();
+    await message.getByRole('button', { name: 'View' }).click();
+    const dialog = page.getByRole('dialog', { name: `Your autumn tickets, ${first!.first_name}` });
+    await dialog.waitFor();
+    await dialog.frameLocator('iframe').getByText(`Hello ${first!.first_name},`).waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+
+    // A template, previewed for that customer as the API renders it.
+    const templates = page.getByRole('region', { name: 'Templates' });
+    await templates.getByRole('textbox', { name: 'Template', exact: true }).click();
+    await page.getByRole('option', { name: 'New template' }).click();
+    const editor = templates.getByRole('form', { name: 'Template editor' });
+    await editor.getByLabel('Template name').fill('Welcome back');
+    await editor.getByLabel('Subject').fill('See you soon, {{ customer.first_name }}');
+    await editor.getByRole('button', { name: 'Save template' }).click();
+    const preview = templates.getByRole('region', { name: 'Preview' });
+    await preview.getByText('Choose a customer to see the message as they would get it.').waitFor();
+    await preview.getByRole('textbox', { name: 'Preview for customer' }).fill(first!.email);
+    await page.getByRole('option', { name: new RegExp(first!.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }).click();
+    await preview.getByText(`See you soon, ${first!.first_name}`, { exact: true }).waitFor();
+    await preview.frameLocator('iframe').getByText(`Hello ${first!.first_name},`).waitFor();
+    await screenshot('campaign', 375);
+    expect(await pageWidth()).toBeLessThanOrEqual(375);
+    await screenshot('campaign', 1280);
   });
 
   it('enables a ready-made journey in one click', async () => {
@@ -294,8 +361,32 @@ describe('admin UI in Chromium', () => {
     const journey = page.getByRole('region', { name }).last();
     await journey.getByText(/in progress/).waitFor();
     expect(await journey.getByRole('switch', { name: 'Running' }).isChecked()).toBe(true);
-    const row = await ctx.db.one<{ active: boolean }>(sql`SELECT active FROM workflows WHERE tenant_id = ${tenantId} AND name = ${name}`);
-    expect(row).toEqual({ active: true });
+    const row = await ctx.db.one<{ id: string; active: boolean }>(sql`SELECT id, active FROM workflows WHERE tenant_id = ${tenantId} AND name = ${name}`);
+    expect(row).toMatchObject({ active: true });
+
+    // Step editor: counts of in-progress enrollments per step, then a step added and saved.
+    const before = (await ctx.app.inject({ method: 'GET', url: `/api/crm/workflows/${row!.id}`, headers: apiHeaders })).json();
+    const enrolled = (await ctx.app.inject({ method: 'GET', url: `/api/crm/workflows/${row!.id}/enrollments?status=active&limit=500`, headers: apiHeaders })).json();
+    const firstStep = before.steps[0].id as string;
+    const atFirst = enrolled.data.filter((e: { current_step_id: string | null }) => e.current_step_id === firstStep).length;
+    await journey.getByRole('button', { name: 'Steps and counts' }).click();
+    const editor = journey.getByRole('list', { name: 'Step editor' });
+    await editor.getByRole('listitem').first().getByText(`${atFirst.toLocaleString('en-GB')} here now`).waitFor();
+    await journey.getByRole('button', { name: 'Add step' }).click();
+    const n = before.steps.length + 1;
+    const added = editor.getByRole('listitem').nth(n - 1);
+    await added.getByRole('textbox', { name: `Step ${n}: type` }).click();
+    await page.getByRole('option', { name: 'Add tag', exact: true }).click();
+    await added.getByLabel(`Step ${n}: tag`).fill('journey-ui');
+    await journey.getByRole('button', { name: 'Save steps' }).click();
+    await journey.getByRole('status').getByText('Steps saved.').waitFor();
+    const after = (await ctx.app.inject({ method: 'GET', url: `/api/crm/workflows/${row!.id}`, headers: apiHeaders })).json();
+    expect(after.steps).toHaveLength(n);
+    expect(after.steps.at(-1)).toMatchObject({ type: 'add_tag', config: { tag: 'journey-ui' } });
+    expect(after.steps.at(-2).next).toBe(after.steps.at(-1).id);
+    await screenshot('journey', 375);
+    expect(await pageWidth()).toBeLessThanOrEqual(375);
+    await screenshot('journey', 1280);
   });
 
   it('merges a duplicate from the profile, keeping the e-mail chosen per field', async () => {

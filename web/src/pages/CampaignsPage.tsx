@@ -1,5 +1,5 @@
-import { useState, type FormEvent } from 'react';
-import { Badge, Button, Card, Group, Modal, MultiSelect, SegmentedControl, SimpleGrid, Stack, Table, Text, Textarea, TextInput, Title } from '@mantine/core';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { Badge, Button, Card, Group, Modal, MultiSelect, Progress, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, Textarea, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post, type Page } from '../api';
 import { useFormat } from '../format';
@@ -7,6 +7,7 @@ import { useI18n, type MessageKey } from '../i18n';
 import { useSession } from '../session';
 import { Empty, ErrorAlert, QueryView } from '../components/states';
 import type { Segment } from '../types';
+import TemplatesPanel from './TemplatesPanel';
 
 type Status = 'draft' | 'scheduled' | 'sending' | 'paused' | 'sent' | 'cancelled';
 interface Campaign {
@@ -16,6 +17,7 @@ interface Campaign {
   status: Status;
   segment_ids: string[];
   subject: string | null;
+  send_at: string | null;
   created_at: string;
 }
 interface Figures {
@@ -29,7 +31,10 @@ interface Figures {
   unsubscribes: number;
 }
 interface Stats extends Figures {
+  conversions: number;
+  revenue: number;
   links: { url: string; clicks: number; unique_clicks: number }[];
+  variants: (Figures & { variant: string; subject: string; winner: boolean; conversions: number })[];
 }
 interface Message {
   id: string;
@@ -49,7 +54,12 @@ export default function CampaignsPage() {
   const { can } = useSession();
   const [creating, setCreating] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
-  const q = useQuery({ queryKey: ['campaigns'], queryFn: () => get<Page<Campaign>>('/campaigns', { limit: 100 }) });
+  // While a campaign is sending, its status is polled so the list shows when it has finished.
+  const q = useQuery({
+    queryKey: ['campaigns'],
+    queryFn: () => get<Page<Campaign>>('/campaigns', { limit: 100 }),
+    refetchInterval: (query) => (query.state.data?.data.some((c) => c.status === 'sending') ? 3000 : false),
+  });
   return (
     <Stack>
       <Group justify="space-between">
@@ -70,10 +80,11 @@ export default function CampaignsPage() {
                       <Text fw={600}>{c.name}</Text>
                       <Text size="xs" c="dimmed">
                         {c.channel.toUpperCase()} · {c.subject ?? '—'} · {f.dateTime(c.created_at)}
+                        {c.status === 'scheduled' && c.send_at ? ` · ${t('camp.scheduledFor', { when: f.dateTime(c.send_at) })}` : ''}
                       </Text>
                     </Stack>
                     <Group gap="xs">
-                      <Badge color={STATUS_COLOR[c.status]} variant="light">
+                      <Badge color={STATUS_COLOR[c.status]} variant="light" aria-label={`${t('common.status')}: ${t(`camp.status.${c.status}` as MessageKey)}`}>
                         {t(`camp.status.${c.status}` as MessageKey)}
                       </Badge>
                       <Button size="xs" variant="default" aria-expanded={open === c.id} onClick={() => setOpen(open === c.id ? null : c.id)}>
@@ -88,6 +99,7 @@ export default function CampaignsPage() {
           )
         }
       </QueryView>
+      <TemplatesPanel />
     </Stack>
   );
 }
@@ -171,8 +183,19 @@ function CampaignDetail({ c }: { c: Campaign }) {
   const qc = useQueryClient();
   const live = c.status === 'sending';
   const stats = useQuery({ queryKey: ['campaign', c.id, 'stats'], queryFn: () => get<Stats>(`/campaigns/${c.id}/stats`), refetchInterval: live ? 3000 : false });
-  const messages = useQuery({ queryKey: ['campaign', c.id, 'messages'], queryFn: () => get<Page<Message>>('/messages', { campaign_id: c.id, limit: 50 }), refetchInterval: live ? 3000 : false });
+  const [msgStatus, setMsgStatus] = useState<string | null>(null);
+  const messages = useQuery({
+    queryKey: ['campaign', c.id, 'messages', msgStatus],
+    queryFn: () => get<Page<Message>>('/messages', { campaign_id: c.id, limit: 50, ...(msgStatus ? { status: msgStatus } : {}) }),
+    refetchInterval: live ? 3000 : false,
+  });
   const [viewing, setViewing] = useState<string | null>(null);
+  // Polling stops when sending ends, so the last batch's figures and messages are fetched once more.
+  const lastStatus = useRef(c.status);
+  useEffect(() => {
+    if (lastStatus.current !== c.status) void qc.invalidateQueries({ queryKey: ['campaign', c.id] });
+    lastStatus.current = c.status;
+  }, [c.status, c.id, qc]);
   const act = useMutation({
     mutationFn: (action: 'send' | 'pause' | 'resume' | 'cancel') => post(`/campaigns/${c.id}/${action}`),
     onSuccess: () => {
@@ -200,17 +223,15 @@ function CampaignDetail({ c }: { c: Campaign }) {
         </Group>
       )}
       {act.error && <ErrorAlert error={act.error} />}
+      {can.edit && c.status === 'draft' && <ScheduleForm id={c.id} />}
       <QueryView query={stats}>
         {(s) => (
           <>
-            <SimpleGrid cols={{ base: 2, sm: 4, lg: 8 }} spacing="xs">
+            <Funnel s={s} />
+            <SimpleGrid cols={{ base: 2, sm: 4 }} spacing="xs">
               {(
                 [
                   ['camp.recipients', f.number(s.recipients)],
-                  ['camp.sent', f.number(s.sent)],
-                  ['camp.delivered', f.number(s.delivered)],
-                  ['camp.opens', f.number(s.unique_opens)],
-                  ['camp.clicks', f.number(s.unique_clicks)],
                   ['camp.openRate', f.percent(s.open_rate)],
                   ['camp.ctr', f.percent(s.ctr)],
                   ['camp.unsubscribes', f.number(s.unsubscribes)],
@@ -224,24 +245,81 @@ function CampaignDetail({ c }: { c: Campaign }) {
                 </Card>
               ))}
             </SimpleGrid>
-            {s.links.length > 0 && (
-              <Table aria-label={t('camp.links')} fz="sm">
-                <Table.Tbody>
-                  {s.links.map((l) => (
-                    <Table.Tr key={l.url}>
-                      <Table.Td style={{ wordBreak: 'break-all' }}>{l.url}</Table.Td>
-                      <Table.Td ta="right">{f.number(l.unique_clicks)}</Table.Td>
+            {s.variants.length > 0 && (
+              <div className="table-scroll">
+                <Table fz="sm" aria-label={t('camp.variants')}>
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>{t('camp.variant')}</Table.Th>
+                      <Table.Th>{t('camp.subject')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.sent')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.openRate')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.ctr')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.conversions')}</Table.Th>
                     </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {s.variants.map((v) => (
+                      <Table.Tr key={v.variant}>
+                        <Table.Td>
+                          {v.variant}{' '}
+                          {v.winner && (
+                            <Badge size="xs" color="teal">
+                              {t('camp.winner')}
+                            </Badge>
+                          )}
+                        </Table.Td>
+                        <Table.Td>{v.subject}</Table.Td>
+                        <Table.Td ta="right">{f.number(v.sent)}</Table.Td>
+                        <Table.Td ta="right">{f.percent(v.open_rate)}</Table.Td>
+                        <Table.Td ta="right">{f.percent(v.ctr)}</Table.Td>
+                        <Table.Td ta="right">{f.number(v.conversions)}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </div>
+            )}
+            {s.links.length > 0 && (
+              <div className="table-scroll">
+                <Table fz="sm" aria-label={t('camp.links')}>
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>{t('camp.link')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.linkClicks')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.clicks')}</Table.Th>
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {s.links.map((l) => (
+                      <Table.Tr key={l.url}>
+                        <Table.Td style={{ wordBreak: 'break-all' }}>{l.url}</Table.Td>
+                        <Table.Td ta="right">{f.number(l.clicks)}</Table.Td>
+                        <Table.Td ta="right">{f.number(l.unique_clicks)}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </div>
             )}
           </>
         )}
       </QueryView>
-      <Title order={4} size="h6">
-        {t('camp.messages')}
-      </Title>
+      <Group justify="space-between" align="end" wrap="wrap">
+        <Title order={4} size="h6">
+          {t('camp.messages')}
+        </Title>
+        <Select
+          size="xs"
+          label={t('camp.messageStatus')}
+          placeholder={t('common.all')}
+          clearable
+          value={msgStatus}
+          onChange={setMsgStatus}
+          data={['sent', 'queued', 'sending', 'failed', 'suppressed', 'skipped']}
+          w={160}
+        />
+      </Group>
       <QueryView query={messages}>
         {(m) =>
           m.data.length === 0 ? (
@@ -299,5 +377,64 @@ function MessageView({ id, onClose }: { id: string; onClose: () => void }) {
         }
       </QueryView>
     </Modal>
+  );
+}
+
+/** sent → delivered → opened → clicked → converted, each bar relative to the messages sent. */
+function Funnel({ s }: { s: Stats }) {
+  const { t } = useI18n();
+  const f = useFormat();
+  const steps: [MessageKey, number][] = [
+    ['camp.sent', s.sent],
+    ['camp.delivered', s.delivered],
+    ['camp.opens', s.unique_opens],
+    ['camp.clicks', s.unique_clicks],
+    ['camp.conversions', s.conversions],
+  ];
+  return (
+    <Stack gap={4} role="list" aria-label={t('camp.funnel')}>
+      {steps.map(([label, n]) => {
+        const share = s.sent > 0 ? n / s.sent : 0;
+        return (
+          <div key={label} role="listitem" aria-label={`${t(label)}: ${f.number(n)}`}>
+            <Group justify="space-between" gap="xs" wrap="nowrap">
+              <Text size="sm">{t(label)}</Text>
+              <Text size="sm" fw={600}>
+                {f.number(n)} <span style={{ fontWeight: 400, color: 'var(--mantine-color-dimmed)' }}>{f.percent(share)}</span>
+              </Text>
+            </Group>
+            <Progress value={share * 100} size="sm" aria-hidden />
+          </div>
+        );
+      })}
+    </Stack>
+  );
+}
+
+/** Schedules a draft for a local date and time (converted to an instant by the browser). */
+function ScheduleForm({ id }: { id: string }) {
+  const { t } = useI18n();
+  const qc = useQueryClient();
+  const [when, setWhen] = useState('');
+  const schedule = useMutation({
+    mutationFn: () => post(`/campaigns/${id}/schedule`, { send_at: new Date(when).toISOString() }),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: ['campaigns'] }),
+  });
+  return (
+    <form
+      aria-label={t('camp.schedule')}
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        if (when) schedule.mutate();
+      }}
+    >
+      <Group gap="xs" align="end" wrap="wrap">
+        <TextInput type="datetime-local" label={t('camp.sendAt')} required value={when} onChange={(e) => setWhen(e.currentTarget.value)} size="xs" />
+        <Button type="submit" size="xs" variant="light" loading={schedule.isPending} disabled={!when}>
+          {t('camp.schedule')}
+        </Button>
+      </Group>
+      {schedule.error && <ErrorAlert error={schedule.error} />}
+    </form>
   );
 }

@@ -8,6 +8,7 @@ import { useI18n, type MessageKey } from '../i18n';
 import { useSession } from '../session';
 import { Empty, ErrorAlert, Loading, QueryView } from '../components/states';
 import type { Customer, Interaction, Segment } from '../types';
+import RecommendationsTab from './RecommendationsTab';
 import { ConsentTab, DuplicatesTab, GdprActions } from './CustomerPrivacy';
 
 interface Scores {
@@ -121,6 +122,7 @@ function ProfileTabs({ c }: { c: Customer }) {
         <Tabs.Tab value="loyalty">{t('prof.tab.loyalty')}</Tabs.Tab>
         <Tabs.Tab value="consent">{t('prof.tab.consent')}</Tabs.Tab>
         <Tabs.Tab value="duplicates">{t('prof.tab.duplicates')}</Tabs.Tab>
+        <Tabs.Tab value="recommendations">{t('prof.tab.recommendations')}</Tabs.Tab>
       </Tabs.List>
       <Tabs.Panel value="timeline" pt="md">
         <TimelineTab id={c.id} />
@@ -148,6 +150,9 @@ function ProfileTabs({ c }: { c: Customer }) {
       </Tabs.Panel>
       <Tabs.Panel value="duplicates" pt="md">
         <DuplicatesTab id={c.id} />
+      </Tabs.Panel>
+      <Tabs.Panel value="recommendations" pt="md">
+        <RecommendationsTab id={c.id} />
       </Tabs.Panel>
     </Tabs>
   );

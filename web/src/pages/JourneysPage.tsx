@@ -1,9 +1,11 @@
+import { useState } from 'react';
 import { Badge, Button, Card, Group, SimpleGrid, Stack, Switch, Text, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post, type Page } from '../api';
 import { useI18n } from '../i18n';
 import { useSession } from '../session';
 import { Empty, ErrorAlert, QueryView } from '../components/states';
+import JourneyStepEditor from './JourneyStepEditor';
 
 interface Template {
   key: string;
@@ -18,7 +20,7 @@ interface Workflow {
   id: string;
   name: string;
   trigger_type: string;
-  steps: { id: string; type: string; next?: string | null; yes?: string | null; no?: string | null }[];
+  steps: { id: string; type: string; config?: Record<string, unknown>; next?: string | null; yes?: string | null; no?: string | null }[];
   active: boolean;
   enrollments: { active: number; completed: number; exited: number; failed: number };
 }
@@ -36,6 +38,7 @@ export default function JourneysPage() {
   };
   const enable = useMutation({ mutationFn: (key: string) => post(`/workflow-templates/${key}/enable`, {}), onSuccess: refresh });
   const toggle = useMutation({ mutationFn: (w: Workflow) => post(`/workflows/${w.id}/toggle`, { active: !w.active }), onSuccess: refresh });
+  const [editing, setEditing] = useState<string | null>(null);
   return (
     <Stack>
       <Title order={2}>{t('jour.title')}</Title>
@@ -88,7 +91,12 @@ export default function JourneysPage() {
                         {t('jour.trigger', { trigger: w.trigger_type })}
                       </Text>
                     </Stack>
-                    <Switch label={t('jour.active')} checked={w.active} disabled={!can.edit} onChange={() => toggle.mutate(w)} />
+                    <Group gap="xs">
+                      <Switch label={t('jour.active')} checked={w.active} disabled={!can.edit} onChange={() => toggle.mutate(w)} />
+                      <Button size="xs" variant="default" aria-expanded={editing === w.id} onClick={() => setEditing(editing === w.id ? null : w.id)}>
+                        {t('jour.editSteps')}
+                      </Button>
+                    </Group>
                   </Group>
                   <Text size="sm" mt={4}>
                     {t('jour.enrollments', w.enrollments)}
@@ -101,6 +109,7 @@ export default function JourneysPage() {
                       </Badge>
                     ))}
                   </Group>
+                  {editing === w.id && <JourneyStepEditor workflowId={w.id} steps={w.steps} />}
                 </Card>
               ))}
             </Stack>

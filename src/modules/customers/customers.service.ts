@@ -12,6 +12,7 @@ import { enqueueEvents } from '../outbox/outbox.repository.js';
 import { insertConsentEvents } from '../privacy/consent.repository.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import { findSegment, segmentNamesOf } from '../segments/segments.repository.js';
+import { reevaluateCustomers } from '../segments/segments.service.js';
 import * as repo from './customers.repository.js';
 import type { CustomerRow, CustomerValues, EditableColumn } from './customers.repository.js';
 import type { AddressInput, CustomerInput, CustomerProfile, CustomerSort, IdentifyBody, ListCustomersQuery } from './customers.schemas.js';
@@ -408,7 +409,8 @@ export async function createCustomer(ctx: CustomerCtx, input: CustomerInput): Pr
     const profile = toProfile(row);
     await enqueueEvents(tx, ctx.tenantId, [{ type: 'customer.created', customerId: row.id, payload: { customer: profile } }]);
     await audit(tx, ctx, { action: 'customer.create', entityId: row.id, after: { ...values } });
-    return profile;
+    await reevaluateCustomers(tx, ctx.tenantId, [row.id]);
+    return (await withSegments(tx, ctx.tenantId, [profile]))[0];
   });
 }
 
@@ -475,6 +477,7 @@ export async function updateCustomer(
       before: Object.fromEntries(keys.map((k) => [k, row[k] ?? null])),
       after: Object.fromEntries(keys.map((k) => [k, write[k] ?? null])),
     });
+    await reevaluateCustomers(tx, ctx.tenantId, [row.id]);
     return (await withSegments(tx, ctx.tenantId, [toProfile(updated)]))[0];
   });
 }
@@ -493,6 +496,8 @@ export async function deleteCustomer(ctx: CustomerCtx, id: string): Promise<void
       action: 'customer.delete', entityId: row.id,
       before: { external_id: row.external_id, email: row.email, phone: row.phone, first_name: row.first_name, last_name: row.last_name },
     });
+    // a deleted customer leaves its segments now, not at the next scheduled refresh
+    await reevaluateCustomers(tx, ctx.tenantId, [row.id]);
   });
 }
 
@@ -518,6 +523,7 @@ export async function changeTags(ctx: CustomerCtx, id: string, tags: readonly st
       type: 'customer.updated', customerId: row.id, payload: { customer_id: row.id, changes: { tags: { from, to } } },
     }]);
     await audit(tx, ctx, { action: mode === 'add' ? 'customer.tags_add' : 'customer.tags_remove', entityId: row.id, before: { tags: from }, after: { tags: to } });
+    await reevaluateCustomers(tx, ctx.tenantId, [row.id]);
     return { tags: updated.tags };
   });
 }

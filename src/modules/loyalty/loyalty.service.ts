@@ -4,6 +4,7 @@ import { recordAudit } from '../audit/audit.service.js';
 import { enqueueEvents, type NewOutboxEvent } from '../outbox/outbox.repository.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import * as repo from './loyalty.repository.js';
+import { reevaluateCustomers } from '../segments/segments.service.js';
 import type { PutTiersInput } from './loyalty.schemas.js';
 
 export interface Actor {
@@ -89,6 +90,7 @@ export async function replaceTiers(db: Executor, who: Actor, input: PutTiersInpu
       tenantId: who.tenantId, actor: who.actor, requestId: who.requestId ?? null, action: 'loyalty.tiers_replace', entityType: 'loyalty_tiers',
       entityId: null, before: { tiers: previous }, after: { tiers, customers_changed: changes.length },
     });
+    await reevaluateCustomers(tx, who.tenantId, changes.map((c) => c.customer_id));
     return { tiers: await repo.listTiers(tx, who.tenantId), customers_changed: changes.length };
   });
 }
@@ -168,6 +170,7 @@ async function applyEntry(
       before: { loyalty_points: locked.loyalty_points, loyalty_tier: locked.loyalty_tier },
       after: { loyalty_points: after!.loyalty_points, loyalty_tier: after!.loyalty_tier, points: entry.points, note: entry.note, ledger_id: row.id },
     });
+    await reevaluateCustomers(tx, who.tenantId, [customerId]);
     return { customer_id: customerId, ...(await statusOf(tx, who.tenantId, after!)), entry: row };
   });
 }

@@ -14,6 +14,7 @@ import { insertActivities } from '../timeline/timeline.repository.js';
 import * as consentRepo from './consent.repository.js';
 import type { ConsentChannel, ConsentPurpose } from './consent.repository.js';
 import * as repo from './privacy.repository.js';
+import { reevaluateCustomers } from '../segments/segments.service.js';
 import { addSuppressions, removeSuppressions } from './suppressions.repository.js';
 
 /** Who is asking, for which tenant, on which database. */
@@ -134,6 +135,8 @@ export async function recordConsent(ctx: PrivacyCtx, customerId: string, input: 
       entityId: customer.id, before: { [flag]: from },
       after: { [flag]: latest.granted, channel: input.channel, purpose: input.purpose, granted: input.granted, source: input.source ?? 'api' },
     });
+    // consent flags are segment fields: membership follows at once
+    if (changed) await reevaluateCustomers(tx, ctx.tenantId, [customer.id]);
   });
   return getConsent(ctx, customerId);
 }

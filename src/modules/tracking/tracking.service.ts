@@ -3,7 +3,9 @@ import type { Executor } from '../../db/database.js';
 import { normalizeEmail, normalizePhone } from '../../lib/contact.js';
 import { AppError } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.service.js';
+import { enqueueEvents } from '../outbox/outbox.repository.js';
 import { addSuppressions } from '../privacy/suppressions.repository.js';
+import { reevaluateCustomers } from '../segments/segments.service.js';
 import { insertActivities, type NewActivity } from '../timeline/timeline.repository.js';
 import * as repo from './tracking.repository.js';
 import { verifyToken, type TokenKind } from './tracking.tokens.js';
@@ -86,6 +88,7 @@ export async function unsubscribe(ctx: TrackingCtx, token: string, source = 'uns
       tenantId: m.tenant_id, actor: `recipient:${m.id}`, action: 'consent.unsubscribe', entityType: 'customer',
       entityId: m.customer_id, before: null, after: { channel: m.channel, message_id: m.id, campaign_id: m.campaign_id },
     });
+    await consentWithdrawn(tx, m.tenant_id, changed, m.channel);
   });
 }
 
@@ -96,6 +99,19 @@ async function inboundTenant(ctx: TrackingCtx, token: string): Promise<string> {
 }
 
 const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT', 'DEZABONARE']);
+
+/**
+ * What every other consent change does too: `customer.updated` for subscribers, and the customers'
+ * segment memberships re-evaluated at once (consent flags are segment fields).
+ */
+async function consentWithdrawn(tx: Executor, tenantId: string, customerIds: string[], channel: 'email' | 'sms'): Promise<void> {
+  if (customerIds.length === 0) return;
+  const flag = channel === 'email' ? 'marketing_email' : 'marketing_sms';
+  await enqueueEvents(tx, tenantId, customerIds.map((id) => ({
+    type: 'customer.updated' as const, customerId: id, payload: { customer_id: id, changes: { [`consent.${flag}`]: { from: true, to: false } } },
+  })));
+  await reevaluateCustomers(tx, tenantId, customerIds);
+}
 
 /** An SMS reply (Twilio's From/Body form). STOP words withdraw SMS consent and suppress the number. */
 export async function smsInbound(ctx: TrackingCtx, token: string, from: string, body: string): Promise<{ stopped: boolean }> {
@@ -115,6 +131,7 @@ export async function smsInbound(ctx: TrackingCtx, token: string, from: string, 
       tenantId, actor: 'provider:sms', action: 'consent.sms_stop', entityType: 'customer', entityId: customers[0] ?? null,
       before: null, after: { customers: customers.length },
     });
+    await consentWithdrawn(tx, tenantId, changed, 'sms');
   });
   return { stopped: true };
 }
@@ -152,7 +169,8 @@ export async function emailEvents(
         await addSuppressions(tx, tenantId, [{ channel: 'email', value: email, reason: e.type === 'complaint' ? 'complaint' : 'hard_bounce' }]);
       }
       if (e.type === 'complaint') {
-        await repo.withdrawConsent(tx, tenantId, await repo.findCustomersByEmail(tx, tenantId, email), 'email', 'complaint');
+        const changed = await repo.withdrawConsent(tx, tenantId, await repo.findCustomersByEmail(tx, tenantId, email), 'email', 'complaint');
+        await consentWithdrawn(tx, tenantId, changed, 'email');
       }
     }
     await recordAudit(tx, {

@@ -3,6 +3,7 @@ import { sql } from '../../db/database.js';
 import { createTestApp, createTestTenant, type TestContext } from '../../test/helpers.js';
 import { client, expectError } from '../customers/customers.test-helpers.js';
 import { deliverMessage } from '../messaging/messaging.service.js';
+import { listOutbox } from '../outbox/outbox.repository.js';
 import { findSuppressed } from '../privacy/suppressions.repository.js';
 
 let ctx: TestContext;
@@ -40,6 +41,9 @@ describe('provider webhooks', () => {
     const ledger = await ctx.db.rows<{ channel: string; granted: boolean; source: string }>(sql`
       SELECT channel, granted, source FROM consent_events WHERE tenant_id = ${t.tenantId}::uuid AND customer_id = ${c.id}::uuid`);
     expect(ledger).toContainEqual({ channel: 'sms', granted: false, source: 'sms_stop' });
+    // subscribers hear of it like any other consent change
+    const updates = (await listOutbox(ctx.db, t.tenantId, 100)).filter((e) => e.type === 'customer.updated' && e.customer_id === c.id);
+    expect(updates.map((e) => e.payload)).toContainEqual({ customer_id: c.id, changes: { 'consent.marketing_sms': { from: true, to: false } } });
     // an SMS to the number is now refused
     const sms = await deliverMessage({ db: ctx.db, config: ctx.config }, {
       tenantId: t.tenantId, customerId: c.id, channel: 'sms', content: { text: 'x' }, source: { kind: 'transactional', id: 'x' }, idempotencyKey: 'after-stop',

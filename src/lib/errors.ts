@@ -63,6 +63,7 @@ export const STATUS_BY_CODE = {
   catalog_event_exists: 409,
   catalog_event_in_use: 409,
   user_exists: 409,
+  last_admin: 409,
   loyalty_tier_conflict: 409,
   insufficient_points: 409,
   segment_exists: 409,

@@ -453,7 +453,22 @@ describe('admin UI in Chromium', () => {
 
   it('shows a viewer no create, edit or delete controls', async () => {
     const viewer = `viewer-${randomUUID().slice(0, 8)}@example.com`;
-    await createUser(ctx.db, { tenantId, email: viewer, password: PASSWORD, role: 'viewer' });
+    // the admin creates the viewer's account in Settings → Users
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings', level: 2 }).waitFor();
+    await page.getByRole('tab', { name: 'Users' }).click();
+    const form = page.getByRole('form', { name: 'New user' });
+    await form.getByLabel('E-mail').fill(viewer);
+    await form.getByLabel('Password (at least 8 characters)').fill(PASSWORD);
+    await form.getByLabel('Role', { exact: true }).click();
+    await page.getByRole('option', { name: 'Viewer' }).click();
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByRole('cell', { name: viewer, exact: true }).waitFor();
+    const stored = await ctx.db.one<{ role: string }>(sql`SELECT role FROM users WHERE tenant_id = ${tenantId} AND email = ${viewer}`);
+    expect(stored).toEqual({ role: 'viewer' });
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor();
+
     await page.getByRole('button', { name: 'User menu' }).click();
     await page.getByRole('menuitem', { name: 'Log out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();

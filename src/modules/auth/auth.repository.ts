@@ -118,6 +118,35 @@ export async function insertUser(
   }
 }
 
+export async function listUsers(db: Executor, tenantId: string): Promise<UserRow[]> {
+  return db.rows<UserRow>(sql`SELECT * FROM users WHERE tenant_id = ${tenantId} ORDER BY created_at, id`);
+}
+
+/** Locks the tenant's users (in id order) so two admins cannot each remove the other's admin role. */
+export async function lockUsers(db: Executor, tenantId: string): Promise<void> {
+  await db.run(sql`SELECT id FROM users WHERE tenant_id = ${tenantId} ORDER BY id FOR UPDATE`);
+}
+
+export async function updateUser(
+  db: Executor,
+  tenantId: string,
+  id: string,
+  u: { name?: string | null; role?: Role; disabled?: boolean },
+): Promise<UserRow | undefined> {
+  return db.one<UserRow>(sql`
+    UPDATE users SET
+      name = ${u.name === undefined ? sql`name` : sql`${u.name}`},
+      role = ${u.role === undefined ? sql`role` : sql`${u.role}`},
+      disabled_at = ${u.disabled === undefined ? sql`disabled_at` : u.disabled ? sql`coalesce(disabled_at, now())` : sql`NULL`}
+    WHERE tenant_id = ${tenantId} AND id = ${id}::uuid
+    RETURNING *`);
+}
+
+/** Ends every session of a user (disabled, or the role changed: the next request logs in again). */
+export async function deleteUserSessions(db: Executor, tenantId: string, userId: string): Promise<void> {
+  await db.run(sql`DELETE FROM sessions WHERE tenant_id = ${tenantId} AND user_id = ${userId}::uuid`);
+}
+
 export async function findUsersByEmail(db: Executor, email: string): Promise<UserRow[]> {
   return db.rows<UserRow>(sql`SELECT * FROM users WHERE email = ${email} ORDER BY created_at`);
 }

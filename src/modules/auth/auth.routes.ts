@@ -61,6 +61,30 @@ export default async function authRoutes(app: CrmApp, { db, config }: AppDeps) {
     return reply.status(201).send({ ...key, api_key: apiKey });
   });
 
+  app.get('/users', {
+    config: { minRole: 'admin' },
+    schema: { tags, summary: 'List the users who log in to the admin UI', response: { 200: Type.Object({ data: Type.Array(schemas.User) }), ...errorResponses } },
+  }, async (req) => ({ data: await service.listUsers(db, req.auth.tenantId) }));
+
+  app.post('/users', {
+    config: { minRole: 'admin' },
+    schema: { tags, summary: 'Create a user (e-mail, password, role)', body: schemas.CreateUserBody, response: { 201: schemas.User, ...errorResponses } },
+  }, async (req, reply) => {
+    const user = await service.createUser(db, {
+      tenantId: req.auth.tenantId, email: req.body.email, password: req.body.password, role: req.body.role, name: req.body.name ?? null,
+      actor: req.auth.actor, requestId: req.id,
+    });
+    return reply.status(201).send(service.toUser(user));
+  });
+
+  app.patch('/users/:id', {
+    config: { minRole: 'admin' },
+    schema: {
+      tags, summary: 'Rename, change the role of, disable or re-enable a user (the tenant keeps at least one active admin)',
+      params: IdParams, body: schemas.UpdateUserBody, response: { 200: schemas.User, ...errorResponses },
+    },
+  }, async (req) => service.updateUser(db, req.auth, req.params.id, req.body, req.id));
+
   app.delete('/api-keys/:id', {
     config: { minRole: 'admin' },
     schema: { tags, summary: 'Revoke an API key', params: IdParams, response: { 200: schemas.ApiKey, ...errorResponses } },

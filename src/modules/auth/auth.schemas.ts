@@ -38,6 +38,35 @@ export const ApiKey = Type.Object({
   revoked_at: Nullable(DateTime),
 });
 
+export const User = Type.Object({
+  id: Uuid,
+  email: Type.String(),
+  name: Nullable(Type.String()),
+  role: Role,
+  created_at: DateTime,
+  last_login_at: Nullable(DateTime),
+  disabled_at: Nullable(DateTime),
+}, { title: 'User' });
+
+export const CreateUserBody = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 254 }),
+    password: Type.String({ minLength: 8, maxLength: 200, description: 'at least 8 characters' }),
+    role: Role,
+    name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateUserBody = Type.Object(
+  {
+    name: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
+    role: Type.Optional(Role),
+    disabled: Type.Optional(Type.Boolean({ description: 'a disabled user cannot log in; their sessions end' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
 export const CreateApiKeyBody = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 200 }), role: Role },
   { additionalProperties: false },

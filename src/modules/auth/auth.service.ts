@@ -139,6 +139,49 @@ export async function findUser(db: Executor, tenantId: string, id: string) {
   return user;
 }
 
+/** A user as the API shows it: never the password hash. */
+export function toUser(u: repo.UserRow) {
+  return {
+    id: u.id, email: u.email, name: u.name, role: u.role,
+    created_at: u.created_at, last_login_at: u.last_login_at, disabled_at: u.disabled_at,
+  };
+}
+
+export async function listUsers(db: Executor, tenantId: string) {
+  return (await repo.listUsers(db, tenantId)).map(toUser);
+}
+
+/**
+ * Changes a user's name, role or disabled flag. A tenant always keeps one active admin, so an
+ * admin cannot lock everyone out (their own account included). Sessions end when the role changes
+ * or the user is disabled.
+ */
+export async function updateUser(
+  db: Executor,
+  auth: AuthContext,
+  id: string,
+  input: { name?: string | null; role?: Role; disabled?: boolean },
+  requestId?: string | null,
+) {
+  return db.transaction(async (tx) => {
+    await repo.lockUsers(tx, auth.tenantId);
+    const before = await repo.findUser(tx, auth.tenantId, id);
+    if (!before) throw new AppError('user_not_found', `user ${id} was not found`);
+    const after = (await repo.updateUser(tx, auth.tenantId, before.id, input))!;
+    const activeAdmins = (await repo.listUsers(tx, auth.tenantId)).filter((u) => u.role === 'admin' && !u.disabled_at);
+    if (activeAdmins.length === 0) {
+      throw new AppError('last_admin', 'the tenant must keep at least one active admin user', { id: before.id });
+    }
+    if (after.role !== before.role || (after.disabled_at && !before.disabled_at)) await repo.deleteUserSessions(tx, auth.tenantId, before.id);
+    await recordAudit(tx, {
+      tenantId: auth.tenantId, actor: auth.actor, requestId: requestId ?? null, action: 'user.update', entityType: 'user', entityId: before.id,
+      before: { name: before.name, role: before.role, disabled: !!before.disabled_at },
+      after: { name: after.name, role: after.role, disabled: !!after.disabled_at },
+    });
+    return toUser(after);
+  });
+}
+
 export const listTenants = repo.listTenants;
 export const findTenant = repo.findTenant;
 

@@ -16,6 +16,7 @@ export default function SettingsPage() {
       <Tabs defaultValue="keys" keepMounted={false}>
         <Tabs.List style={{ overflowX: 'auto', flexWrap: 'nowrap' }}>
           <Tabs.Tab value="keys">{t('set.apiKeys')}</Tabs.Tab>
+          <Tabs.Tab value="users">{t('set.users')}</Tabs.Tab>
           <Tabs.Tab value="webhooks">{t('set.webhooks')}</Tabs.Tab>
           <Tabs.Tab value="vip">{t('set.vip')}</Tabs.Tab>
           <Tabs.Tab value="tiers">{t('set.tiers')}</Tabs.Tab>
@@ -23,6 +24,11 @@ export default function SettingsPage() {
         <Tabs.Panel value="keys" pt="md">
           <AdminOnly>
             <ApiKeys />
+          </AdminOnly>
+        </Tabs.Panel>
+        <Tabs.Panel value="users" pt="md">
+          <AdminOnly>
+            <Users />
           </AdminOnly>
         </Tabs.Panel>
         <Tabs.Panel value="webhooks" pt="md">
@@ -147,6 +153,127 @@ function ApiKeys() {
                             {t('set.revoke')}
                           </Button>
                         )}
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </div>
+          )
+        }
+      </QueryView>
+    </Stack>
+  );
+}
+
+interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  created_at: string;
+  last_login_at: string | null;
+  disabled_at: string | null;
+}
+
+const ROLE_OPTIONS = ['viewer', 'employee', 'admin'] as const;
+
+function Users() {
+  const { t } = useI18n();
+  const f = useFormat();
+  const qc = useQueryClient();
+  const q = useQuery({ queryKey: ['users'], queryFn: () => get<{ data: User[] }>('/users') });
+  const [form, setForm] = useState({ email: '', name: '', password: '', role: 'employee' as Role });
+  const create = useMutation({
+    mutationFn: () => post<User>('/users', { email: form.email.trim(), password: form.password, role: form.role, name: form.name.trim() || null }),
+    onSuccess: () => {
+      setForm({ email: '', name: '', password: '', role: 'employee' });
+      void qc.invalidateQueries({ queryKey: ['users'] });
+    },
+  });
+  const update = useMutation({
+    mutationFn: ({ id, body }: { id: string; body: { role?: Role; disabled?: boolean } }) => patch<User>(`/users/${id}`, body),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: ['users'] }),
+  });
+  const roleData = ROLE_OPTIONS.map((r) => ({ value: r, label: t(`user.role.${r}`) }));
+  return (
+    <Stack>
+      <Card
+        withBorder
+        component="form"
+        aria-label={t('set.newUser')}
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          create.mutate();
+        }}
+      >
+        <Title order={3} size="h5" mb="xs">
+          {t('set.newUser')}
+        </Title>
+        <Group align="end" wrap="wrap">
+          <TextInput label={t('set.userEmail')} type="email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.currentTarget.value })} />
+          <TextInput label={t('set.userName')} value={form.name} onChange={(e) => setForm({ ...form, name: e.currentTarget.value })} />
+          <TextInput
+            label={t('set.userPassword')}
+            type="password"
+            required
+            minLength={8}
+            autoComplete="new-password"
+            value={form.password}
+            onChange={(e) => setForm({ ...form, password: e.currentTarget.value })}
+          />
+          <Select label={t('set.userRole')} value={form.role} allowDeselect={false} onChange={(v) => setForm({ ...form, role: (v ?? 'employee') as Role })} data={roleData} />
+          <Button type="submit" loading={create.isPending}>
+            {t('common.create')}
+          </Button>
+        </Group>
+        {create.error && <ErrorAlert error={create.error} />}
+      </Card>
+      {update.error && <ErrorAlert error={update.error} />}
+      <QueryView query={q}>
+        {(d) =>
+          d.data.length === 0 ? (
+            <Empty>{t('set.noUsers')}</Empty>
+          ) : (
+            <div className="table-scroll">
+              <Table striped aria-label={t('set.users')}>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>{t('set.userEmail')}</Table.Th>
+                    <Table.Th>{t('set.userName')}</Table.Th>
+                    <Table.Th>{t('set.userRole')}</Table.Th>
+                    <Table.Th>{t('set.lastLogin')}</Table.Th>
+                    <Table.Th>{t('common.actions')}</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {d.data.map((u) => (
+                    <Table.Tr key={u.id}>
+                      <Table.Td>
+                        {u.email} {u.disabled_at && <Badge color="gray">{t('set.userDisabled')}</Badge>}
+                      </Table.Td>
+                      <Table.Td>{u.name ?? '—'}</Table.Td>
+                      <Table.Td>
+                        <Select
+                          aria-label={`${t('set.userRole')} ${u.email}`}
+                          size="xs"
+                          value={u.role}
+                          allowDeselect={false}
+                          data={roleData}
+                          onChange={(v) => v && v !== u.role && update.mutate({ id: u.id, body: { role: v as Role } })}
+                        />
+                      </Table.Td>
+                      <Table.Td>{f.dateTime(u.last_login_at)}</Table.Td>
+                      <Table.Td>
+                        <Button
+                          size="xs"
+                          variant="light"
+                          color={u.disabled_at ? 'teal' : 'red'}
+                          onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabled_at } })}
+                          aria-label={`${u.disabled_at ? t('set.enable') : t('set.disable')} ${u.email}`}
+                        >
+                          {u.disabled_at ? t('set.enable') : t('set.disable')}
+                        </Button>
                       </Table.Td>
                     </Table.Tr>
                   ))}

@@ -2,12 +2,11 @@ import type { Config } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import type { JobQueue } from '../../jobs/queue.js';
 import { processPendingMessages } from '../messaging/messaging.service.js';
-import { runCampaignSend, SEND_JOB, startDue } from './campaigns.service.js';
+import { queueCampaignSend, runCampaignSend, SEND_JOB, startDue } from './campaigns.service.js';
 
 /** Campaign send jobs, the scheduler of due/unfinished campaigns, and the pending-message sender. */
 export function defineCampaignJobs(queue: JobQueue, { db, config }: { db: Database; config: Config }): void {
-  const sendJob = (tenantId: string, campaignId: string, startAfter?: number) =>
-    queue.send(SEND_JOB, { tenant_id: tenantId, campaign_id: campaignId }, { singletonKey: campaignId, retryLimit: 5, retryDelay: 30, ...(startAfter ? { startAfter } : {}) });
+  const sendJob = (tenantId: string, campaignId: string, startAfter?: number) => queueCampaignSend(queue, tenantId, campaignId, startAfter);
 
   queue.define<{ tenant_id: string; campaign_id: string }>({
     name: SEND_JOB,

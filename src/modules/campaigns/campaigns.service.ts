@@ -148,8 +148,15 @@ async function transition(
   });
 }
 
+/** Queues the send job of a campaign (one at a time per campaign), now or after `startAfter` seconds. */
+export async function queueCampaignSend(jobs: JobQueue, tenantId: string, campaignId: string, startAfter?: number): Promise<void> {
+  await jobs.send(SEND_JOB, { tenant_id: tenantId, campaign_id: campaignId }, {
+    singletonKey: campaignId, retryLimit: 5, retryDelay: 30, ...(startAfter ? { startAfter } : {}),
+  });
+}
+
 async function queueSend(ctx: CampaignsCtx, row: repo.CampaignRow): Promise<void> {
-  await ctx.jobs?.send(SEND_JOB, { tenant_id: row.tenant_id, campaign_id: row.id }, { singletonKey: row.id, retryLimit: 5, retryDelay: 30 });
+  if (ctx.jobs) await queueCampaignSend(ctx.jobs, row.tenant_id, row.id);
 }
 
 export async function scheduleCampaign(ctx: CampaignsCtx, id: string, sendAt: string): Promise<CampaignOut> {

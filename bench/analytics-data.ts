@@ -16,6 +16,7 @@
  * ingestion would. Foreign-key triggers are skipped for the load (session_replication_role = replica):
  * the generator writes consistent rows by construction.
  */
+import { migrate } from '../src/db/migrate.js';
 import pg from 'pg';
 import { openDatabase, sql, type Database } from '../src/db/database.js';
 import { BASE_URL, createScratchDatabase, fmt, log, setUpTenant, withDatabase } from './lib.js';
@@ -34,11 +35,12 @@ export interface BenchDatabase {
 
 /**
  * An existing database made by createBenchDatabase (kept with --keep): its only tenant, no API key (the
- * secret is not stored), nothing dropped at the end.
+ * secret is not stored), brought to the current schema, nothing dropped at the end.
  */
 export async function openBenchDatabase(name: string): Promise<BenchDatabase> {
   const url = withDatabase(BASE_URL, name);
   const db = await openDatabase({ url, poolSize: 4 });
+  await migrate(db);
   const pgVersion = ((await db.one<{ v: string }>(sql`SELECT current_setting('server_version') AS v`))!.v).split(' ')[0];
   const tenant = await db.one<{ id: string }>(sql`SELECT id FROM tenants ORDER BY created_at LIMIT 1`);
   const counts = (await db.one<BenchDatabase['counts']>(sql`

@@ -32,6 +32,23 @@ export interface Executor {
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
 }
 
+/**
+ * Gives the caller's transaction `mb` MB of work_mem: set-based statements over a whole tenant keep their hashes
+ * and sorts in memory instead of spilling to disk.
+ */
+export async function setLocalWorkMem(tx: Executor, mb: number): Promise<void> {
+  await tx.run(sql.raw(`SET LOCAL work_mem = '${Math.floor(mb)}MB'`));
+}
+
+/**
+ * The caller's transaction commits without waiting for its WAL to reach the disk. Only for work whose loss in a
+ * crash loses nothing else (its effects go together) and which is simply done again (the flush is most of the
+ * cost of a small transaction).
+ */
+export async function relaxCommit(tx: Executor): Promise<void> {
+  await tx.run(sql`SET LOCAL synchronous_commit = off`);
+}
+
 export interface Database extends Executor {
   readonly kind: 'pglite' | 'postgres';
   ping(): Promise<void>;

@@ -93,7 +93,14 @@ describe('GET /analytics/overview', () => {
     expect(body.average_ltv).toBeCloseTo((150 + 50 + 80) / 3, 2);
     expect(body.acquisition).toMatchObject({ new_customers_30_days: 3, rate_30_days: null });
     expect(body.lifecycle).toMatchObject({ none: 3, new: 0 });
-    expect(body.campaigns).toBeNull();
+    // lifetime value so far (150, 50, 80) over the buckets, before any CLV model
+    expect(body.ltv_distribution).toMatchObject({ customers: 3, median: 80 });
+    expect(body.ltv_distribution.mean).toBeCloseTo(93.33, 2);
+    expect(body.ltv_distribution.buckets.filter((b: any) => b.count > 0)).toEqual([
+      { min: 50, max: 100, count: 2 },
+      { min: 100, max: 250, count: 1 },
+    ]);
+    expect(body.campaigns).toMatchObject({ campaigns: 0, sent: 0, conversions: 0, conversion_rate: null });
   });
 });
 

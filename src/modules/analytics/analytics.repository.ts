@@ -1,4 +1,7 @@
-import { arr, sql, type Executor, type SQL } from '../../db/database.js';
+import { arr, pgErrorCode, sql, type Executor, type SQL } from '../../db/database.js';
+
+/** lock_not_available: LOCK … NOWAIT found the table in use */
+const PG_LOCK_NOT_AVAILABLE = '55P03';
 import { RFM_CODE_MAP } from './rfm.mapping.js';
 
 /** Live customers only: analytics never count deleted or merged-away profiles. */
@@ -138,6 +141,11 @@ export interface CustomerStatisticsRow extends StatisticsRow {
   rfm_segment: string | null;
 }
 
+/** Every buyer's statistics alone (what the scores refresh needs): no read of the profiles. */
+export async function buyerStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<(StatisticsRow & { customer_id: string; historic: number })[]> {
+  return db.rows(purchaseStatistics(tenantId, asOf, customerIds));
+}
+
 export async function customerStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: string | readonly string[]): Promise<CustomerStatisticsRow[]> {
   return db.rows(sql`
     SELECT s.*, c.source, c.rfm_segment
@@ -218,15 +226,11 @@ export async function lockCustomers(tx: Executor, tenantId: string): Promise<voi
   await tx.one(sql`SELECT count(*) FROM (SELECT 1 FROM customers c WHERE c.tenant_id = ${tenantId}::uuid ORDER BY c.id FOR UPDATE) l`);
 }
 
-/**
- * Which customers a score write covers: an id range [from, to) (a slice of a full refresh; `to` null = to the
- * end) or a list of ids (the customers an ingestion touched).
- */
-export type ScoreScope = { from: string; to: string | null } | { ids: readonly string[] };
+/** Which customers a score computation covers: the whole tenant (a full refresh) or a list of ids (the customers an ingestion touched). */
+export type ScoreScope = { ids: readonly string[] } | { all: true };
 
 function inScope(col: SQL, scope: ScoreScope): SQL {
-  if ('ids' in scope) return sql`${col} = ANY(${arr(scope.ids)}::uuid[])`;
-  return scope.to === null ? sql`${col} >= ${scope.from}::uuid` : sql`${col} >= ${scope.from}::uuid AND ${col} < ${scope.to}::uuid`;
+  return 'all' in scope ? sql`true` : sql`${col} = ANY(${arr(scope.ids)}::uuid[])`;
 }
 
 /** Locks the scope's customer rows in id order (the order ingestion and the other writers lock them in). */
@@ -234,11 +238,6 @@ export async function lockScope(tx: Executor, tenantId: string, scope: ScoreScop
   const row = await tx.one<{ n: number }>(sql`
     SELECT count(*)::int AS n FROM (
       SELECT 1 FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND ${inScope(sql`c.id`, scope)} ORDER BY c.id FOR UPDATE) l`);
-  return row?.n ?? 0;
-}
-
-export async function countCustomers(db: Executor, tenantId: string): Promise<number> {
-  const row = await db.one<{ n: number }>(sql`SELECT count(*)::int AS n FROM customers c WHERE c.tenant_id = ${tenantId}::uuid`);
   return row?.n ?? 0;
 }
 
@@ -286,27 +285,36 @@ export interface ScoreWriteRow {
   clv_changed: boolean;
 }
 
+export interface ScoreInputs {
+  scope: ScoreScope;
+  cuts: readonly MonetaryCut[];
+  /** the CLV model's predictions, a relation (id, p, clv) of the scope's buyers; customers not in it get NULL */
+  clv: SQL;
+  churnThresholdDays: number;
+}
+
+/** Predictions passed as arrays (a few customers), as the `clv` relation of ScoreInputs. */
+export function clvFromArrays(clv: { ids: string[]; pAlive: number[]; predicted: number[] }): SQL {
+  return sql`SELECT u.id, u.p, u.clv FROM unnest(${arr(clv.ids)}::uuid[], ${arr(clv.pAlive)}::float8[], ${arr(clv.predicted)}::float8[]) AS u(id, p, clv)`;
+}
+
+/** Predictions staged in score_refresh_clv for a run, as the `clv` relation of ScoreInputs. */
+function clvFromRun(runId: string): SQL {
+  return sql`SELECT w.customer_id AS id, w.p_alive AS p, w.predicted_clv AS clv FROM score_refresh_clv w WHERE w.run_id = ${runId}::uuid`;
+}
+
 /**
- * Every score of the scope's live customers in ONE statement (one row write per changed customer):
+ * Every score of the scope's live customers, as a relation: the new values, the old lifecycle stage, the
+ * row's place and version (ctid, xmin), whether the RFM or CLV columns change and whether anything changes at all:
  *  - rfm_recency/frequency/monetary/segment (M from the quintile cuts; NULL without a purchase);
- *  - p_alive, predicted_clv from the arrays (customers not in them get NULL);
+ *  - p_alive, predicted_clv from the `clv` relation;
  *  - churn_risk, lifecycle_stage, engagement_score from the new values above and the activity tables
  *    (formulas in README.md, "Scores").
  * The engagement inputs are aggregated set-based over the scope (orders, check-ins, e-mail timeline entries
- * and interactions of the scope's customers: range scans of the per-customer indexes, grouped once) rather
- * than looked up customer by customer. Only rows where something changes are written. Answers, per written
- * row, the old and new lifecycle stage and whether the RFM or CLV columns changed.
+ * and interactions: for the whole tenant one pass over each table grouped by hash; for a few ids, lookups
+ * of the per-customer indexes) rather than looked up customer by customer.
  */
-export async function writeScores(
-  tx: Executor,
-  tenantId: string,
-  opts: {
-    scope: ScoreScope;
-    cuts: readonly MonetaryCut[];
-    clv: { ids: string[]; pAlive: number[]; predicted: number[] };
-    churnThresholdDays: number;
-  },
-): Promise<ScoreWriteRow[]> {
+function scoreValues(tenantId: string, opts: ScoreInputs): SQL {
   const t = sql`${tenantId}::uuid`;
   const threshold = opts.churnThresholdDays;
   const today = localDay(sql`now()`, tenantId);
@@ -314,10 +322,9 @@ export async function writeScores(
   const names = Object.values(RFM_CODE_MAP);
   const m = opts.cuts.length === 0 ? sql`1`
     : sql`1 + ${sql.join(opts.cuts.map((cut) => sql`((c.total_spend, c.id) >= (${cut.spend}::numeric, ${cut.id}::uuid))::int`), sql` + `)}`;
-  return tx.rows(sql`
+  return sql`
     WITH u AS MATERIALIZED (
-      SELECT u.id, round(u.p::numeric, 4) AS p, round(u.clv::numeric, 2) AS clv
-      FROM unnest(${arr(opts.clv.ids)}::uuid[], ${arr(opts.clv.pAlive)}::float8[], ${arr(opts.clv.predicted)}::float8[]) AS u(id, p, clv)
+      SELECT u.id, round(u.p::numeric, 4) AS p, round(u.clv::numeric, 2) AS clv FROM (${opts.clv}) u
     ),
     po AS (
       -- float8 (extract answers numeric): exp of an arbitrary-precision numeric costs more than the rest of the row
@@ -348,7 +355,7 @@ export async function writeScores(
       GROUP BY it.customer_id
     ),
     s AS (
-      SELECT c.id, c.lifecycle_stage AS old_stage, c.total_orders, c.first_purchase, c.last_purchase,
+      SELECT c.id, c.ctid AS row_ctid, c.xmin AS row_version, c.lifecycle_stage AS old_stage, c.total_orders, c.first_purchase, c.last_purchase,
              c.rfm_recency, c.rfm_frequency, c.rfm_monetary, c.rfm_segment, c.p_alive AS old_p_alive, c.predicted_clv AS old_clv,
              c.churn_risk AS old_churn, c.engagement_score AS old_engagement, b.buyer, b.days,
              CASE WHEN NOT b.buyer THEN NULL WHEN b.days <= 30 THEN 5 WHEN b.days <= 60 THEN 4 WHEN b.days <= 90 THEN 3
@@ -368,9 +375,12 @@ export async function writeScores(
       LEFT JOIN pe ON pe.customer_id = c.id
       LEFT JOIN pi ON pi.customer_id = c.id
       WHERE c.tenant_id = ${t} AND ${LIVE} AND ${inScope(sql`c.id`, opts.scope)}
+      -- OFFSET 0 (here and in v): the planner keeps the subquery whole, so each computed column is computed
+      -- once per row rather than once per place that names it (the CASEs below, the change test)
+      OFFSET 0
     ),
-    v AS MATERIALIZED (
-      SELECT s.id, s.old_stage, s.r, s.f, s.m, x.segment, u.p AS p_alive, u.clv AS predicted_clv,
+    v AS (
+      SELECT s.id, s.row_ctid, s.row_version, s.old_stage, s.r, s.f, s.m, x.segment, u.p AS p_alive, u.clv AS predicted_clv,
              (s.rfm_recency IS DISTINCT FROM s.r OR s.rfm_frequency IS DISTINCT FROM s.f
               OR s.rfm_monetary IS DISTINCT FROM s.m OR s.rfm_segment IS DISTINCT FROM x.segment) AS rfm_changed,
              (s.old_p_alive IS DISTINCT FROM u.p OR s.old_clv IS DISTINCT FROM u.clv) AS clv_changed,
@@ -397,18 +407,138 @@ export async function writeScores(
       -- the 125-code table as a relation: one hash join instead of a JSON lookup per customer
       LEFT JOIN unnest(${arr(codes)}::int[], ${arr(names)}::text[]) AS x(code, segment) ON x.code = s.r * 100 + s.f * 10 + s.m
       LEFT JOIN u ON u.id = s.id
+      OFFSET 0
     )
+    SELECT v.*, (v.rfm_changed OR v.clv_changed OR v.old_churn IS DISTINCT FROM v.churn_risk
+                 OR v.old_stage IS DISTINCT FROM v.lifecycle_stage OR v.old_engagement IS DISTINCT FROM v.engagement_score) AS changed
+    FROM v`;
+}
+
+/*
+ * Scores and the VIP flag are derived values: writing them leaves the profile's updated_at (the last change
+ * of the customer's own data) alone. That also keeps a score write's WAL record small: the scores are the
+ * last columns of the row, and an update on the same page logs only the changed span.
+ */
+
+/**
+ * Writes the scores of a few customers (`ids` scope, rows already locked by the caller) in ONE statement,
+ * only rows where something changes. Answers, per written row, the old and new lifecycle stage and whether
+ * the RFM or CLV columns changed.
+ */
+export async function writeScores(tx: Executor, tenantId: string, opts: ScoreInputs & { scope: { ids: readonly string[] } }): Promise<ScoreWriteRow[]> {
+  return tx.rows(sql`
+    WITH v AS MATERIALIZED (${scoreValues(tenantId, opts)})
     UPDATE customers c
     SET rfm_recency = v.r, rfm_frequency = v.f, rfm_monetary = v.m, rfm_segment = v.segment,
         p_alive = v.p_alive, predicted_clv = v.predicted_clv,
-        churn_risk = v.churn_risk, lifecycle_stage = v.lifecycle_stage, engagement_score = v.engagement_score,
-        updated_at = now()
+        churn_risk = v.churn_risk, lifecycle_stage = v.lifecycle_stage, engagement_score = v.engagement_score
     FROM v
-    -- the scope again: the target rows are then read by range (or ids), not by a scan of the tenant
-    WHERE c.tenant_id = ${t} AND c.id = v.id AND ${inScope(sql`c.id`, opts.scope)}
-      AND (v.rfm_changed OR v.clv_changed OR v.old_churn IS DISTINCT FROM v.churn_risk
-           OR v.old_stage IS DISTINCT FROM v.lifecycle_stage OR v.old_engagement IS DISTINCT FROM v.engagement_score)
+    -- the scope again: the target rows are then read by id, not by a scan of the tenant
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = v.id AND ${inScope(sql`c.id`, opts.scope)} AND v.changed
     RETURNING c.id, v.old_stage, c.lifecycle_stage AS new_stage, v.rfm_changed, v.clv_changed`);
+}
+
+/** Stages a run's CLV predictions (score_refresh_clv), one statement per call. */
+export async function stageClvPredictions(db: Executor, runId: string, clv: { ids: string[]; pAlive: number[]; predicted: number[] }): Promise<void> {
+  if (clv.ids.length === 0) return;
+  await db.run(sql`
+    INSERT INTO score_refresh_clv (run_id, customer_id, p_alive, predicted_clv)
+    SELECT ${runId}::uuid, u.id, u.p, u.clv
+    FROM unnest(${arr(clv.ids)}::uuid[], ${arr(clv.pAlive)}::float8[], ${arr(clv.predicted)}::float8[]) AS u(id, p, clv)`);
+}
+
+/** Where a staged change sits in the write order (see score_refresh_changes in migration 0018). */
+export interface ScoreChangeKey {
+  sweep: number;
+  line: number;
+}
+
+/**
+ * Computes every score of the tenant's live customers in ONE statement and stages the values of those whose
+ * scores change (score_refresh_changes), each placed in the write order: sweeps of `sweepPages` neighbouring
+ * pages. Answers how many were staged.
+ */
+export async function stageScoreChanges(
+  tx: Executor,
+  tenantId: string,
+  runId: string,
+  opts: Omit<ScoreInputs, 'scope' | 'clv'> & { sweepPages: number },
+): Promise<number> {
+  const row = await tx.one<{ n: number }>(sql`
+    WITH staged AS (
+      INSERT INTO score_refresh_changes (run_id, sweep, line, page, customer_id, row_version, old_stage, rfm_recency, rfm_frequency,
+        rfm_monetary, rfm_segment, p_alive, predicted_clv, churn_risk, lifecycle_stage, engagement_score, rfm_changed, clv_changed)
+      SELECT ${runId}::uuid, p.page / ${opts.sweepPages}::int, p.line, p.page, v.id, v.row_version, v.old_stage, v.r, v.f, v.m,
+             v.segment, v.p_alive, v.predicted_clv, v.churn_risk, v.lifecycle_stage, v.engagement_score, v.rfm_changed, v.clv_changed
+      FROM (${scoreValues(tenantId, { ...opts, scope: { all: true }, clv: clvFromRun(runId) })}) v
+      CROSS JOIN LATERAL (SELECT (v.row_ctid::text::point)[0]::int AS page, (v.row_ctid::text::point)[1]::int AS line) p
+      WHERE v.changed
+      RETURNING 1
+    )
+    SELECT count(*)::int AS n FROM staged`);
+  return row?.n ?? 0;
+}
+
+/**
+ * Writes the staged changes of a run that come next after `after`: those of one line number of one sweep (at
+ * most one row per page, so at most `sweepPages` rows), in the caller's transaction. The rows are locked in id
+ * order (the order every writer locks customers in), and a row written since its values were computed
+ * (another xmin) is left alone. Answers the written rows and the key to continue after (null: no more).
+ * The caller may commit without waiting for the WAL flush: a slice lost in a crash is recomputed by the next run.
+ */
+export async function applyScoreChanges(
+  tx: Executor,
+  tenantId: string,
+  runId: string,
+  after: ScoreChangeKey | null,
+): Promise<{ written: ScoreWriteRow[]; last: ScoreChangeKey | null }> {
+  const next = await tx.one<ScoreChangeKey>(sql`
+    SELECT w.sweep, w.line FROM score_refresh_changes w
+    WHERE w.run_id = ${runId}::uuid ${after === null ? sql`` : sql`AND (w.sweep, w.line) > (${after.sweep}::int, ${after.line}::int)`}
+    ORDER BY w.sweep, w.line LIMIT 1`);
+  if (!next) return { written: [], last: null };
+  // ONE statement locks and writes: the slice's changes in id order drive a nested loop over the customers
+  // index, so rows are locked in id order like every other writer of customers locks them (a deadlock would
+  // still only roll the slice back for db.transaction to retry).
+  const written = await tx.rows<ScoreWriteRow>(sql`
+    UPDATE customers c
+    SET rfm_recency = w.rfm_recency, rfm_frequency = w.rfm_frequency, rfm_monetary = w.rfm_monetary, rfm_segment = w.rfm_segment,
+        p_alive = w.p_alive, predicted_clv = w.predicted_clv,
+        churn_risk = w.churn_risk, lifecycle_stage = w.lifecycle_stage, engagement_score = w.engagement_score
+    FROM (
+      SELECT w.* FROM score_refresh_changes w
+      WHERE w.run_id = ${runId}::uuid AND w.sweep = ${next.sweep}::int AND w.line = ${next.line}::int
+      ORDER BY w.customer_id
+    ) w
+    WHERE c.tenant_id = ${tenantId}::uuid AND c.id = w.customer_id AND c.xmin = w.row_version
+    RETURNING c.id, w.old_stage, c.lifecycle_stage AS new_stage, w.rfm_changed, w.clv_changed`);
+  return { written, last: next };
+}
+
+/**
+ * Removes a run's staged rows, and those of runs older than a day (a refresh that died midway). When no other
+ * run has rows, both tables are truncated instead: a refresh stages up to a row per customer, and deleted rows
+ * would otherwise pile up wherever autovacuum is off or behind (each run's look-ups then wade through them).
+ */
+export async function dropScoreRun(db: Executor, runId: string): Promise<void> {
+  const truncated = await db.transaction(async (tx) => {
+    // NOWAIT: a run writing right now holds its lock; then only this run's rows go
+    await tx.run(sql`LOCK TABLE score_refresh_clv, score_refresh_changes IN ACCESS EXCLUSIVE MODE NOWAIT`);
+    const other = await tx.one(sql`
+      SELECT 1 FROM score_refresh_changes WHERE run_id <> ${runId}::uuid AND started_at >= now() - interval '1 day'
+      UNION ALL
+      SELECT 1 FROM score_refresh_clv WHERE run_id <> ${runId}::uuid AND started_at >= now() - interval '1 day'
+      LIMIT 1`);
+    if (other) return false;
+    await tx.run(sql`TRUNCATE score_refresh_clv, score_refresh_changes`);
+    return true;
+  }).catch((err: unknown) => {
+    if (pgErrorCode(err) === PG_LOCK_NOT_AVAILABLE) return false;
+    throw err;
+  });
+  if (truncated) return;
+  await db.run(sql`DELETE FROM score_refresh_clv WHERE run_id = ${runId}::uuid OR started_at < now() - interval '1 day'`);
+  await db.run(sql`DELETE FROM score_refresh_changes WHERE run_id = ${runId}::uuid OR started_at < now() - interval '1 day'`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -645,20 +775,29 @@ export async function writeVipFlags(
   r: { topPercent: number; minTotalSpend: number | null; extra: SQL | null },
 ): Promise<{ id: string; is_vip: boolean }[]> {
   const t = sql`${tenantId}::uuid`;
+  const buyers = sql`c.tenant_id = ${t} AND ${LIVE} AND c.total_orders > 0`;
   return tx.rows(sql`
-    WITH b AS MATERIALIZED (
-      SELECT c.id, rank() OVER (ORDER BY c.total_spend DESC) AS rk, count(*) OVER () AS n
-      FROM customers c
-      WHERE c.tenant_id = ${t} AND ${LIVE} AND c.total_orders > 0
+    WITH k AS (
+      -- how many buyers the top percentage takes
+      SELECT ceil(count(*) * ${r.topPercent}::numeric / 100)::bigint AS k FROM customers c WHERE ${buyers}
+    ),
+    cut AS (
+      -- the k-th highest spend among the buyers (a bounded sort): a buyer spending at least that is in the top
+      -- percentage, ties included (as rank() would place them)
+      SELECT c.total_spend FROM customers c WHERE ${buyers}
+      ORDER BY c.total_spend DESC
+      OFFSET greatest((SELECT k.k FROM k) - 1, 0) LIMIT (SELECT least(k.k, 1) FROM k)
     ),
     v AS MATERIALIZED (
-      SELECT c.id,
-             (((b.rk IS NOT NULL AND b.rk <= ceil(b.n * ${r.topPercent}::numeric / 100))
-               OR (${r.minTotalSpend}::numeric IS NOT NULL AND c.total_spend >= ${r.minTotalSpend}::numeric))
-              ${r.extra ? sql`AND (${r.extra})` : sql``}) AS vip
+      -- the customers whose flag changes
+      SELECT c.id, x.vip
       FROM customers c
-      LEFT JOIN b ON b.id = c.id
-      WHERE c.tenant_id = ${t} AND ${LIVE}
+      CROSS JOIN LATERAL (
+        SELECT ((coalesce(c.total_orders > 0 AND c.total_spend >= (SELECT cut.total_spend FROM cut), false)
+                 OR (${r.minTotalSpend}::numeric IS NOT NULL AND c.total_spend >= ${r.minTotalSpend}::numeric))
+                ${r.extra ? sql`AND (${r.extra})` : sql``}) AS vip
+      ) x
+      WHERE c.tenant_id = ${t} AND ${LIVE} AND c.is_vip IS DISTINCT FROM x.vip
     ),
     -- the rows to change, locked in id order (the order ingestion locks customers in), so this needs no lock on
     -- the whole tenant
@@ -668,10 +807,38 @@ export async function writeVipFlags(
       ORDER BY c.id
       FOR UPDATE OF c
     )
-    UPDATE customers c SET is_vip = l.vip, updated_at = now()
+    UPDATE customers c SET is_vip = l.vip
     FROM locked l
     WHERE c.tenant_id = ${t} AND c.id = l.id AND c.is_vip IS DISTINCT FROM l.vip
     RETURNING c.id, c.is_vip`);
+}
+
+/**
+ * Lifetime value so far of the live buyers over money buckets (`bounds` ascending, the last open-ended), with
+ * mean and median: the LTV distribution a dashboard can show before the CLV model has enough history.
+ */
+export async function lifetimeValueDistribution(
+  db: Executor,
+  tenantId: string,
+  bounds: readonly number[],
+): Promise<{ customers: number; mean: number; median: number; counts: number[] }> {
+  // one scan: a row per bucket and the total row (grouping set ()), told apart by grouping()
+  const rows = await db.rows<{ total: number; i: number | null; n: number; mean: number | null; median: number | null }>(sql`
+    SELECT grouping(x.i) AS total, x.i, count(*)::int AS n, avg(x.v)::float8 AS mean,
+           (percentile_cont(0.5) WITHIN GROUP (ORDER BY x.v))::float8 AS median
+    FROM (
+      SELECT width_bucket(c.lifetime_value, ${arr(bounds)}::numeric[]) AS i, c.lifetime_value AS v
+      FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE} AND c.total_orders > 0
+    ) x
+    GROUP BY GROUPING SETS ((x.i), ())`);
+  const counts = bounds.map(() => 0);
+  let total = { customers: 0, mean: 0, median: 0 };
+  for (const r of rows) {
+    if (r.total === 1) total = { customers: r.n, mean: r.mean ?? 0, median: r.median ?? 0 };
+    // width_bucket: 0 below the first bound (a negative value, refunds), i for [bounds[i-1], bounds[i])
+    else counts[Math.max(0, (r.i ?? 0) - 1)] += r.n;
+  }
+  return { ...total, counts };
 }
 
 export async function countVips(db: Executor, tenantId: string): Promise<number> {

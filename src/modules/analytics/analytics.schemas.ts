@@ -110,6 +110,9 @@ export const RefreshResponse = Type.Object({
   scores_updated: Count,
   lifecycle_changes: Count,
   vip_changes: Type.Integer({ minimum: 0, description: 'customers whose is_vip flag changed' }),
+  timings_ms: Type.Optional(Type.Object({
+    statistics: Count, fit: Count, predict: Count, compute: Count, write: Count, vip: Count,
+  }, { description: 'milliseconds per part of the refresh: purchase statistics, model fit, predictions, the set-based computation of every score, writing the changes, the VIP rule' })),
 });
 
 const AcquisitionCost = Type.Object(
@@ -157,7 +160,24 @@ export const OverviewResponse = Type.Object({
     exited_30_days: Count,
     growth_rate_30_days: Rate,
   })),
-  campaigns: Type.Null({ description: 'campaign conversion rates: null until campaigns exist' }),
+  ltv_distribution: Type.Object({
+    customers: Count,
+    mean: Amount,
+    median: Amount,
+    buckets: Type.Array(Type.Object({ min: Type.Number(), max: Nullable(Type.Number()), count: Count })),
+  }, { description: 'lifetime value so far of the buyers over money buckets (available before the CLV model can be fitted; GET /analytics/ltv has the predicted distribution)' }),
+  campaigns: Type.Object({
+    campaigns: Count,
+    sent: Count,
+    delivered: Count,
+    unique_opens: Count,
+    unique_clicks: Count,
+    conversions: Type.Integer({ minimum: 0, description: 'recipients with an order within ATTRIBUTION_WINDOW_DAYS of an open or click' }),
+    revenue: Amount,
+    open_rate: Type.Unsafe<number | null>({ ...Rate, description: 'unique opens / delivered' }),
+    click_rate: Type.Unsafe<number | null>({ ...Rate, description: 'unique clicks / delivered' }),
+    conversion_rate: Type.Unsafe<number | null>({ ...Rate, description: 'conversions / delivered' }),
+  }, { description: 'the most recent 50 campaigns together' }),
 });
 
 export const CohortsQuery = Type.Object(

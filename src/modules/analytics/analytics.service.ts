@@ -13,6 +13,7 @@ import {
   type TimeUnit,
 } from './clv.model.js';
 import * as repo from './analytics.repository.js';
+import { allCampaignStats } from '../campaigns/campaigns.service.js';
 import { RFM_SEGMENTS } from './rfm.mapping.js';
 import { recordAudit, type AuditCtx } from '../audit/audit.service.js';
 
@@ -289,14 +290,19 @@ export async function putAcquisitionCosts(ctx: AnalyticsCtx, costs: { source: st
 
 const LIFECYCLE_STAGES = ['new', 'active', 'loyal', 'champion', 'at_risk', 'lost'] as const;
 const ratio = (n: number, d: number) => (d > 0 ? round(n / d, 4) : null);
+/** The overview's campaign figures cover this many most recent campaigns. */
+const OVERVIEW_CAMPAIGNS = 50;
 
 /** GET /analytics/overview: dashboard figures (issue 4 item 13). Rates are fractions (0.25 = 25 %). */
 export async function analyticsOverview(ctx: AnalyticsCtx) {
-  const [o, stages, segments] = await Promise.all([
+  const [o, stages, segments, ltv, campaigns] = await Promise.all([
     repo.overview(ctx.db, ctx.tenantId, ctx.config.churnThresholdDays),
     repo.lifecycleCounts(ctx.db, ctx.tenantId),
     repo.segmentGrowth(ctx.db, ctx.tenantId),
+    repo.lifetimeValueDistribution(ctx.db, ctx.tenantId, DISTRIBUTION_BOUNDS),
+    allCampaignStats(ctx, { limit: OVERVIEW_CAMPAIGNS }),
   ]);
+  const c = campaigns.totals;
   const lifecycle: Record<string, number> = Object.fromEntries([...LIFECYCLE_STAGES, 'none'].map((s) => [s, 0]));
   for (const s of stages) lifecycle[s.stage ?? 'none'] = (lifecycle[s.stage ?? 'none'] ?? 0) + s.customers;
   return {
@@ -324,7 +330,18 @@ export async function analyticsOverview(ctx: AnalyticsCtx) {
         growth_rate_30_days: ratio(net, s.customers - net),
       };
     }),
-    campaigns: null,
+    ltv_distribution: {
+      customers: ltv.customers,
+      mean: roundMoney(ltv.mean),
+      median: roundMoney(ltv.median),
+      buckets: DISTRIBUTION_BOUNDS.map((min, i) => ({ min, max: DISTRIBUTION_BOUNDS[i + 1] ?? null, count: ltv.counts[i] })),
+    },
+    campaigns: {
+      campaigns: c.campaigns, sent: c.sent, delivered: c.delivered, unique_opens: c.unique_opens, unique_clicks: c.unique_clicks,
+      conversions: c.conversions, revenue: c.revenue,
+      open_rate: ratio(c.unique_opens, c.delivered), click_rate: ratio(c.unique_clicks, c.delivered),
+      conversion_rate: ratio(c.conversions, c.delivered),
+    },
   };
 }
 

@@ -3,14 +3,16 @@ import { sql } from '../../db/database.js';
 import { ingestEvents } from '../ingest/ingest.service.js';
 import { ingestAndSegment } from '../ingest/ingest.pipeline.js';
 import { createTestApp, createTestTenant, type TestContext, type TestTenant } from '../../test/helpers.js';
-import { saveModel } from './analytics.repository.js';
+import { randomUUID } from 'node:crypto';
+import { applyScoreChanges, computeMonetaryCuts, dropScoreRun, saveModel, stageScoreChanges, type ScoreChangeKey } from './analytics.repository.js';
 import { refreshQueuedScores, refreshScores } from './scores.service.js';
 
 /*
  * The fixture is too small for a BG/NBD fit (the fit itself is tested in clv.model.test.ts and
  * analytics.cdnow.test.ts); the queued refresh predicts with a stored model, as after a full refresh.
  *
- * The scores refresh in id-range slices (same result as one slice), and the refresh of just the customers an
+ * The full refresh (computed in one statement, written in slices: same result whatever the slice size; a row
+ * written between the computation and the write is left to that write), and the refresh of just the customers an
  * ingestion touched (queued by the pipeline, drained by refreshQueuedScores): lifecycle changes reach the
  * timeline and the outbox, segments naming scores follow, other tenants are untouched.
  */
@@ -87,8 +89,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-describe('full refresh in id-range slices', () => {
-  it('writes the same scores whether the tenant is one slice or 32', async () => {
+describe('full refresh', () => {
+  it('writes the same scores whether a sweep spans the table or one page', async () => {
     const one = await refreshScores(t.db, t.config, a.tenantId);
     expect(one.scores_updated).toBe(81);
     const single = await scores(a.tenantId);
@@ -97,7 +99,7 @@ describe('full refresh in id-range slices', () => {
       UPDATE customers SET rfm_recency = NULL, rfm_frequency = NULL, rfm_monetary = NULL, rfm_segment = NULL, churn_risk = NULL,
         p_alive = NULL, predicted_clv = NULL, lifecycle_stage = NULL, engagement_score = NULL
       WHERE tenant_id = ${a.tenantId}::uuid`);
-    const sliced = await refreshScores(t.db, t.config, a.tenantId, { sliceCustomers: 4 });
+    const sliced = await refreshScores(t.db, t.config, a.tenantId, { sweepPages: 1 });
     expect(sliced.scores_updated).toBe(81);
     expect(await scores(a.tenantId)).toEqual(single);
     // monetary quintiles: 16 buyers each (80 buyers), as ntile(5) gives
@@ -105,8 +107,41 @@ describe('full refresh in id-range slices', () => {
       SELECT rfm_monetary AS m, count(*)::int AS n FROM customers WHERE tenant_id = ${a.tenantId}::uuid AND rfm_monetary IS NOT NULL
       GROUP BY 1 ORDER BY 1`);
     expect(m).toEqual([1, 2, 3, 4, 5].map((q) => ({ m: q, n: 16 })));
-    const again = await refreshScores(t.db, t.config, a.tenantId, { sliceCustomers: 4 });
+    const again = await refreshScores(t.db, t.config, a.tenantId, { sweepPages: 1 });
     expect(again).toMatchObject({ scores_updated: 0, lifecycle_changes: 0 });
+    expect(Object.keys(again.timings_ms ?? {}).sort()).toEqual(['compute', 'fit', 'predict', 'statistics', 'vip', 'write']);
+  });
+
+  it('leaves a row written after its scores were computed to that write', async () => {
+    const [x, y] = [idOf.get('a3')!, idOf.get('a4')!];
+    await t.db.run(sql`UPDATE customers SET engagement_score = NULL, rfm_segment = NULL WHERE id IN (${x}::uuid, ${y}::uuid)`);
+    const runId = randomUUID();
+    try {
+      const cuts = await computeMonetaryCuts(t.db, a.tenantId);
+      expect(await stageScoreChanges(t.db, a.tenantId, runId, { cuts, churnThresholdDays: t.config.churnThresholdDays, sweepPages: 1000 })).toBe(2);
+      // an ingestion (or a user) writes x after the computation read it
+      await t.db.run(sql`UPDATE customers SET first_name = 'Later' WHERE id = ${x}::uuid`);
+      const written: string[] = [];
+      let after: ScoreChangeKey | null = null;
+      for (let step = 0; step < 3; step++) {
+        const r: Awaited<ReturnType<typeof applyScoreChanges>> = await t.db.transaction((tx) => applyScoreChanges(tx, a.tenantId, runId, after));
+        written.push(...r.written.map((w) => w.id));
+        after = r.last;
+        if (!after) break;
+      }
+      expect(after).toBeNull();
+      expect(written).toEqual([y]);
+    } finally {
+      await dropScoreRun(t.db, runId);
+    }
+    const after = await t.db.rows<{ id: string; rfm_segment: string | null }>(sql`
+      SELECT id, rfm_segment FROM customers WHERE id IN (${x}::uuid, ${y}::uuid)`);
+    expect(after.find((r) => r.id === x)?.rfm_segment).toBeNull();
+    expect(after.find((r) => r.id === y)?.rfm_segment).not.toBeNull();
+    expect(await t.db.one(sql`SELECT 1 FROM score_refresh_changes WHERE run_id = ${runId}::uuid`)).toBeUndefined();
+    // the next full refresh catches x up
+    await refreshScores(t.db, t.config, a.tenantId);
+    expect((await t.db.one<{ s: string | null }>(sql`SELECT rfm_segment AS s FROM customers WHERE id = ${x}::uuid`))?.s).not.toBeNull();
   });
 });
 

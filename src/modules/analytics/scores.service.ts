@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.js';
-import { sql, type Executor } from '../../db/database.js';
+import { relaxCommit, setLocalWorkMem, type Executor } from '../../db/database.js';
 import { AppError } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { enqueueEvents } from '../outbox/outbox.repository.js';
@@ -26,24 +27,32 @@ export interface RefreshResult {
   lifecycle_changes: number;
   /** customers whose is_vip flag the tenant's VIP rule changed (vip.service.ts) */
   vip_changes: number;
+  /** where the time went (full refresh) */
+  timings_ms?: RefreshTimings;
 }
 
-/** A full refresh writes in id-range slices of about this many customers, one transaction each. */
-const SLICE_CUSTOMERS = 5_000;
-/** The refresh's sorts and hashes (statistics of every buyer, per-slice aggregates) stay in memory. */
-const WORK_MEM = sql.raw(`SET LOCAL work_mem = '64MB'`);
+/** A full refresh writes its changes in sweeps of this many neighbouring pages (at most one row per page per transaction). */
+const SWEEP_PAGES = 5_000;
+/** CLV predictions are staged in statements of this many rows. */
+const STAGE_ROWS = 50_000;
+/** The refresh's sorts and hashes (statistics of every buyer, a few customers' aggregates) stay in memory. */
+const WORK_MEM_MB = 64;
+/** The whole-tenant computation hashes every customer's inputs once (~80 MB at a million customers): kept in memory. */
+const COMPUTE_WORK_MEM_MB = 160;
 
 type ClvArrays = { ids: string[]; pAlive: number[]; predicted: number[] };
 
 /** The sufficient statistics of every buyer (or of `customerIds`) as of asOf, in the model's unit. */
-async function statistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<repo.CustomerStatisticsRow[]> {
+type BuyerStatistics = Awaited<ReturnType<typeof repo.buyerStatistics>>[number];
+
+async function statistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<BuyerStatistics[]> {
   return db.transaction(async (tx) => {
-    await tx.run(WORK_MEM);
-    return repo.customerStatistics(tx, tenantId, asOf, customerIds);
+    await setLocalWorkMem(tx, WORK_MEM_MB);
+    return repo.buyerStatistics(tx, tenantId, asOf, customerIds);
   });
 }
 
-function toCustomerStatistics(rows: repo.CustomerStatisticsRow[]): CustomerStatistics[] {
+function toCustomerStatistics(rows: BuyerStatistics[]): CustomerStatistics[] {
   const unitDays = DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT];
   return rows.map((r) => ({
     customerId: r.customer_id,
@@ -59,7 +68,7 @@ function toCustomerStatistics(rows: repo.CustomerStatisticsRow[]): CustomerStati
  * BG/NBD + Gamma-Gamma fitted on the statistics already read for scoring (weighted rows of identical
  * (x, t_x, T, repeat spend), as groupedStatistics would produce them): one pass over the orders serves both.
  */
-function fitFrom(rows: repo.CustomerStatisticsRow[], asOf: string): { model: ClvModel } | { reason: string; message: string } {
+function fitFrom(rows: BuyerStatistics[], asOf: string): { model: ClvModel } | { reason: string; message: string } {
   const unitDays = DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT];
   const grouped = new Map<string, { x: number; t_x: number; T: number; m: number; weight: number }>();
   for (const r of rows) {
@@ -88,7 +97,7 @@ function predictions(config: Config, model: ClvModel | null, stats: CustomerStat
   return out;
 }
 
-interface SliceResult {
+interface WriteResult {
   rfm: number;
   clv: number;
   written: number;
@@ -97,25 +106,11 @@ interface SliceResult {
 }
 
 /**
- * Writes one scope's scores in the caller's transaction: rows locked in id order, ONE UPDATE, then a
- * lifecycle.changed timeline entry and a customer.lifecycle_changed outbox event per stage change.
+ * What a score write did, and its consequences in the same transaction: a lifecycle.changed timeline entry and
+ * a customer.lifecycle_changed outbox event per stage change.
  */
-async function writeScope(
-  tx: Executor,
-  config: Config,
-  tenantId: string,
-  scope: repo.ScoreScope,
-  cuts: readonly repo.MonetaryCut[],
-  clv: ClvArrays,
-): Promise<SliceResult> {
-  await tx.run(WORK_MEM);
-  await repo.lockScope(tx, tenantId, scope);
-  // PostgreSQL estimates a uuid range at one row, and nested loops over the per-slice aggregates then cost
-  // seconds per slice at a million customers: the statement is hash/merge joins by construction.
-  await tx.run(sql.raw('SET LOCAL enable_nestloop = off'));
-  const changed = await repo.writeScores(tx, tenantId, { scope, cuts, clv, churnThresholdDays: config.churnThresholdDays });
-  await tx.run(sql.raw('RESET enable_nestloop'));
-  const result: SliceResult = { rfm: 0, clv: 0, written: changed.length, lifecycle: 0, changedIds: changed.map((c) => c.id) };
+async function recordWritten(tx: Executor, tenantId: string, changed: repo.ScoreWriteRow[]): Promise<WriteResult> {
+  const result: WriteResult = { rfm: 0, clv: 0, written: changed.length, lifecycle: 0, changedIds: changed.map((c) => c.id) };
   for (const c of changed) {
     if (c.rfm_changed) result.rfm++;
     if (c.clv_changed) result.clv++;
@@ -145,83 +140,120 @@ async function writeScope(
   return result;
 }
 
-/** Id-range slices of ~perSlice customers: boundaries on the leading byte of the (random, uniform) uuids. */
-function slices(customers: number, perSlice: number): repo.ScoreScope[] {
-  let n = 1;
-  while (n < 256 && customers / n > perSlice) n *= 2;
-  const bound = (i: number) => `${i.toString(16).padStart(2, '0')}000000-0000-0000-0000-000000000000`;
-  const out: repo.ScoreScope[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push({ from: i === 0 ? '00000000-0000-0000-0000-000000000000' : bound((i * 256) / n), to: i === n - 1 ? null : bound(((i + 1) * 256) / n) });
-  }
-  return out;
+/** Writes a few customers' scores in the caller's transaction: rows locked in id order, ONE UPDATE. */
+async function writeCustomers(
+  tx: Executor,
+  config: Config,
+  tenantId: string,
+  ids: readonly string[],
+  cuts: readonly repo.MonetaryCut[],
+  clv: ClvArrays,
+): Promise<WriteResult> {
+  await setLocalWorkMem(tx, WORK_MEM_MB);
+  await repo.lockScope(tx, tenantId, { ids });
+  const changed = await repo.writeScores(tx, tenantId, { scope: { ids }, cuts, clv: repo.clvFromArrays(clv), churnThresholdDays: config.churnThresholdDays });
+  return recordWritten(tx, tenantId, changed);
+}
+
+/** Milliseconds spent in each part of a full refresh (in the result and the audit entry: where the time goes). */
+export interface RefreshTimings {
+  statistics: number;
+  fit: number;
+  predict: number;
+  compute: number;
+  write: number;
+  vip: number;
 }
 
 /**
  * Recomputes every score of a tenant's customers, set-based:
  *  1. reads every buyer's sufficient statistics once (one pass over the orders); fits BG/NBD + Gamma-Gamma on
  *     them (as of today, tenant-local, week unit) and stores the fit (clv_models), or deletes the stored fit
- *     when the model refuses; predicts P(alive) and CLV per buyer (predictAll);
+ *     when the model refuses; predicts P(alive) and CLV per buyer (predictAll) and stages the predictions
+ *     (score_refresh_clv);
  *  2. computes and stores the monetary quintile cuts (customer_score_state);
- *  3. writes the scores in id-range slices of ~5 000 customers, one short transaction each (rows locked in id
- *     order; ONE UPDATE per slice writing only rows whose values change; lifecycle timeline entries and
- *     customer.lifecycle_changed events in the same transaction). Slices keep locks short, and because ids
- *     are random each slice writes a few rows of every page: with the table's fillfactor headroom most
- *     writes stay HOT (no index entries);
- *  4. is_vip from the tenant's VIP rule (one UPDATE locking just the rows whose flag changes, in id order;
+ *  3. computes every customer's scores in ONE statement (customers, orders, check-ins, e-mail entries and
+ *     interactions each read once, joined by hash) and stages only the customers whose values change
+ *     (score_refresh_changes, with each row's version);
+ *  4. writes the staged values sweep by sweep (runs of `sweepPages`, 5 000, neighbouring pages), one short
+ *     transaction per line number of a sweep: at most one row per page per transaction, so the page keeps room
+ *     for the new version (HOT, no index entries, thanks to the table's fillfactor), and a page's rows are
+ *     written by a few consecutive transactions (logged in full once, still in the buffer cache). Rows are
+ *     locked in id order, ONE UPDATE per transaction, a row written since step 3 is skipped (an ingestion's own
+ *     refresh wins); lifecycle timeline entries and customer.lifecycle_changed events in the same transaction;
+ *  5. is_vip from the tenant's VIP rule (one UPDATE locking just the rows whose flag changes, in id order;
  *     vip.changed timeline entries).
- * The profile's lifetime_value is left as ingestion computes it (historic spend); predicted_clv sits
- * next to it (README, "Analytics").
+ * A refresh with nothing to change writes nothing. The profile's lifetime_value is left as ingestion computes
+ * it (historic spend); predicted_clv sits next to it (README, "Analytics").
  */
 export async function refreshScores(
   db: Executor,
   config: Config,
   tenantId: string,
-  opts: { sliceCustomers?: number; actor?: string; requestId?: string | null } = {},
+  opts: { sweepPages?: number; actor?: string; requestId?: string | null } = {},
 ): Promise<RefreshResult> {
   const info = await repo.tenantInfo(db, tenantId);
   if (!info) throw new AppError('tenant_not_found', `tenant ${tenantId} was not found`, { id: tenantId });
   const asOf = info.today;
+  const timings: RefreshTimings = { statistics: 0, fit: 0, predict: 0, compute: 0, write: 0, vip: 0 };
+  let mark = performance.now();
+  const lap = (part: keyof RefreshTimings) => {
+    const now = performance.now();
+    timings[part] += Math.round(now - mark);
+    mark = now;
+  };
 
   const rows = await statistics(db, tenantId, asOf);
+  lap('statistics');
   const fitted = fitFrom(rows, asOf);
   const model = 'model' in fitted ? fitted.model : null;
   const modelStatus: RefreshResult['model'] = 'model' in fitted
     ? { status: 'fitted', customers: fitted.model.customers }
     : { status: 'unavailable', reason: fitted.reason, message: fitted.message };
+  lap('fit');
   const clv = predictions(config, model, toCustomerStatistics(rows));
+  lap('predict');
 
-  const cuts = await db.transaction(async (tx) => {
-    if (model) await repo.saveModel(tx, tenantId, storedFit(model, asOf));
-    else await repo.deleteModel(tx, tenantId, SCORE_TIME_UNIT);
-    await tx.run(WORK_MEM);
-    const c = await repo.computeMonetaryCuts(tx, tenantId);
-    await repo.saveMonetaryCuts(tx, tenantId, c);
-    return c;
-  });
-
-  // Per slice, only its customers' predictions travel (ids compare as text in uuid order).
-  const order = clv.ids.map((_, i) => i).sort((i, j) => (clv.ids[i] < clv.ids[j] ? -1 : clv.ids[i] > clv.ids[j] ? 1 : 0));
+  const runId = randomUUID();
   const totals = { rfm: 0, clv: 0, written: 0, lifecycle: 0 };
-  let k = 0;
-  for (const scope of slices(await repo.countCustomers(db, tenantId), opts.sliceCustomers ?? SLICE_CUSTOMERS)) {
-    const part: ClvArrays = { ids: [], pAlive: [], predicted: [] };
-    const to = 'to' in scope ? scope.to : null;
-    while (k < order.length && (to === null || clv.ids[order[k]] < to)) {
-      const i = order[k++];
-      part.ids.push(clv.ids[i]);
-      part.pAlive.push(clv.pAlive[i]);
-      part.predicted.push(clv.predicted[i]);
+  try {
+    for (let i = 0; i < clv.ids.length; i += STAGE_ROWS) {
+      await repo.stageClvPredictions(db, runId, {
+        ids: clv.ids.slice(i, i + STAGE_ROWS), pAlive: clv.pAlive.slice(i, i + STAGE_ROWS), predicted: clv.predicted.slice(i, i + STAGE_ROWS),
+      });
     }
-    const r = await db.transaction((tx) => writeScope(tx, config, tenantId, scope, cuts, part));
-    totals.rfm += r.rfm;
-    totals.clv += r.clv;
-    totals.written += r.written;
-    totals.lifecycle += r.lifecycle;
+    await db.transaction(async (tx) => {
+      if (model) await repo.saveModel(tx, tenantId, storedFit(model, asOf));
+      else await repo.deleteModel(tx, tenantId, SCORE_TIME_UNIT);
+      await setLocalWorkMem(tx, COMPUTE_WORK_MEM_MB);
+      const cuts = await repo.computeMonetaryCuts(tx, tenantId);
+      await repo.saveMonetaryCuts(tx, tenantId, cuts);
+      await repo.stageScoreChanges(tx, tenantId, runId, { cuts, churnThresholdDays: config.churnThresholdDays, sweepPages: opts.sweepPages ?? SWEEP_PAGES });
+    });
+    lap('compute');
+
+    for (let after: repo.ScoreChangeKey | null = null; ;) {
+      const step = await db.transaction(async (tx) => {
+        // scores are recomputed by every run: a slice need not wait for its commit to reach the disk
+        await relaxCommit(tx);
+        const { written, last } = await repo.applyScoreChanges(tx, tenantId, runId, after);
+        return { last, ...(await recordWritten(tx, tenantId, written)) };
+      });
+      totals.rfm += step.rfm;
+      totals.clv += step.clv;
+      totals.written += step.written;
+      totals.lifecycle += step.lifecycle;
+      if (step.last === null) break;
+      after = step.last;
+    }
+    lap('write');
+  } finally {
+    await repo.dropScoreRun(db, runId);
   }
 
   // writeVipFlags locks just the rows it changes, in id order
   const vip = await db.transaction((tx) => applyVipRule(tx, tenantId));
+  lap('vip');
   const result: RefreshResult = {
     tenant_id: tenantId,
     as_of: asOf,
@@ -231,6 +263,7 @@ export async function refreshScores(
     scores_updated: totals.written,
     lifecycle_changes: totals.lifecycle,
     vip_changes: vip.became_vip + vip.lost_vip,
+    timings_ms: timings,
   };
   // The refresh commits slice by slice; its audit entry records the whole run once it is done.
   await recordAudit(db, {
@@ -288,7 +321,7 @@ export async function refreshCustomerScores(tx: Executor, config: Config, tenant
     cuts = await repo.computeMonetaryCuts(tx, tenantId);
     await repo.saveMonetaryCuts(tx, tenantId, cuts);
   }
-  const r = await writeScope(tx, config, tenantId, { ids }, cuts, clv);
+  const r = await writeCustomers(tx, config, tenantId, ids, cuts, clv);
   const seg = r.changedIds.length ? await reevaluateCustomers(tx, tenantId, r.changedIds) : { entered: 0, exited: 0 };
   return { customers: ids.length, scores_updated: r.written, lifecycle_changes: r.lifecycle, segments_entered: seg.entered, segments_exited: seg.exited };
 }

@@ -16,20 +16,23 @@ export interface AuditInsert {
 const CHUNK = 5_000;
 
 export async function insertAuditEntries(tx: Executor, entries: readonly AuditInsert[]): Promise<void> {
-  for (let i = 0; i < entries.length; i += CHUNK) {
-    const payload = JSON.stringify(
-      entries.slice(i, i + CHUNK).map((e) => ({
-        t: e.tenantId, a: e.actor, ac: e.action, et: e.entityType, ei: e.entityId,
-        b: e.before === undefined ? null : e.before, af: e.after === undefined ? null : e.after, r: e.requestId,
-      })),
-    );
-    await tx.run(sql`
-      INSERT INTO audit_log (tenant_id, actor, action, entity_type, entity_id, before, after, request_id)
-      SELECT e.t, e.a, e.ac, e.et, e.ei, nullif(e.b, 'null'::jsonb), nullif(e.af, 'null'::jsonb), e.r
-      FROM ROWS FROM (jsonb_to_recordset(${payload}::jsonb)
-        AS (t uuid, a text, ac text, et text, ei text, b jsonb, af jsonb, r text)) WITH ORDINALITY AS e(t, a, ac, et, ei, b, af, r, n)
-      ORDER BY e.n`);
-  }
+  for (let i = 0; i < entries.length; i += CHUNK) await tx.run(insertAuditEntriesSql(entries.slice(i, i + CHUNK)));
+}
+
+/** The INSERT statement of insertAuditEntries for a slice of entries, for callers that fold it into a bigger statement. */
+export function insertAuditEntriesSql(entries: readonly AuditInsert[]): SQL {
+  const payload = JSON.stringify(
+    entries.map((e) => ({
+      t: e.tenantId, a: e.actor, ac: e.action, et: e.entityType, ei: e.entityId,
+      b: e.before === undefined ? null : e.before, af: e.after === undefined ? null : e.after, r: e.requestId,
+    })),
+  );
+  return sql`
+    INSERT INTO audit_log (tenant_id, actor, action, entity_type, entity_id, before, after, request_id)
+    SELECT e.t, e.a, e.ac, e.et, e.ei, nullif(e.b, 'null'::jsonb), nullif(e.af, 'null'::jsonb), e.r
+    FROM ROWS FROM (jsonb_to_recordset(${payload}::jsonb)
+      AS (t uuid, a text, ac text, et text, ei text, b jsonb, af jsonb, r text)) WITH ORDINALITY AS e(t, a, ac, et, ei, b, af, r, n)
+    ORDER BY e.n`;
 }
 
 /** An entry with the fields the chain hash covers; created_at as exact text (microseconds). */

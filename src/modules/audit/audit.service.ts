@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Executor } from '../../db/database.js';
+import type { Executor, SQL } from '../../db/database.js';
 import { isExactTs, isUuid, pageOf, readCursor, type Page } from '../../lib/cursor.js';
 import { AppError } from '../../lib/errors.js';
 import * as repo from './audit.repository.js';
@@ -40,6 +40,11 @@ const toInsert = (e: AuditEntryInput): repo.AuditInsert => ({
   after: toJson(e.after),
   requestId: e.requestId ?? null,
 });
+
+/** The INSERT statement of recordAudit, for callers that fold it into a bigger statement (same transaction rule). */
+export function recordAuditSql(entry: AuditEntryInput): SQL {
+  return repo.insertAuditEntriesSql([toInsert(entry)]);
+}
 
 /** Writes one audit entry; call it with the transaction that makes the change. */
 export async function recordAudit(exec: Executor, entry: AuditEntryInput): Promise<void> {

@@ -15,6 +15,8 @@
  * (b) Campaign: `runCampaignSend` in this process: audience snapshot (INSERT … SELECT), batches of
  *     recipients through deliverMany (consent, suppression and frequency checks, Liquid rendering,
  *     click/open tracking, List-Unsubscribe, one INSERT and one UPDATE per batch), the same pool size.
+ * In both phases RSS is sampled every 250 ms with the sink's count: the row has the RSS at 10, 50 and
+ * 90 % of the messages and the peak, and this process's CPU time per message.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
@@ -25,7 +27,7 @@ import { loadConfig } from '../src/config.js';
 import { sql } from '../src/db/database.js';
 import { createCampaign, runCampaignSend, sendCampaign } from '../src/modules/campaigns/campaigns.service.js';
 import { closeTransports } from '../src/modules/messaging/messaging.transport.js';
-import { appendResultRow, createScratchDatabase, fmt, log, setUpTenant } from './lib.js';
+import { appendResultRow, createScratchDatabase, fmt, log, resultDate, setUpTenant } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -98,8 +100,17 @@ ${Array.from({ length: 6 }, (_, i) => `<p>Concert ${i + 1}: o seară cu muzică 
 <p><a href="{{ unsubscribe_url }}">Dezabonare</a></p>
 </body></html>`;
 
-class RssPeak {
+/**
+ * Memory over one phase: the process's RSS sampled every 250 ms together with the sink's count, so
+ * the RSS when 10 %, 50 % and 90 % of the phase's messages had arrived can be told apart from the
+ * peak (flat memory: the three stay close whatever the number of messages). Also the CPU time of
+ * this process over the phase.
+ */
+class RssTrack {
   peak = 0;
+  /** RSS at the first sample at or past 10 %, 50 % and 90 % of the messages (bytes; 0 = not reached) */
+  readonly at = [0, 0, 0];
+  private readonly marks = [0.1, 0.5, 0.9];
   private timer: NodeJS.Timeout;
   private cpu = process.cpuUsage();
   /** CPU time of this process (user + system) since the start, in ms. */
@@ -107,24 +118,37 @@ class RssPeak {
     const d = process.cpuUsage(this.cpu);
     return (d.user + d.system) / 1000;
   }
-  constructor() {
-    this.timer = setInterval(() => (this.peak = Math.max(this.peak, process.memoryUsage().rss)), 100);
-    this.peak = process.memoryUsage().rss;
+  constructor(sink: Sink, start: number, n: number) {
+    this.peak = process.memoryUsage.rss();
+    this.timer = setInterval(() => {
+      const rss = process.memoryUsage.rss();
+      this.peak = Math.max(this.peak, rss);
+      void sink.count().then((count) => {
+        this.marks.forEach((m, i) => {
+          if (this.at[i] === 0 && count - start >= m * n) this.at[i] = rss;
+        });
+      });
+    }, 250);
   }
-  stop(): number {
+  stop(): { peak: number; at: number[] } {
     clearInterval(this.timer);
-    return Math.max(this.peak, process.memoryUsage().rss);
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+    return { peak: this.peak, at: this.at };
   }
 }
+
+const mib = (bytes: number) => fmt(bytes / 2 ** 20);
+/** `a / b / c · peak p MiB` */
+const rssLabel = (r: { peak: number; at: number[] }) => `${r.at.map((b) => (b ? mib(b) : '–')).join(' / ')} · ${mib(r.peak)} MiB`;
 
 async function waitCount(sink: Sink, n: number): Promise<void> {
   while ((await sink.count()) < n) await new Promise((r) => setTimeout(r, 50));
 }
 
-async function baseline(sink: Sink, n: number, pool: number, window: number): Promise<{ seconds: number; rss: number; cpuMs: number }> {
+async function baseline(sink: Sink, n: number, pool: number, window: number): Promise<{ seconds: number; rss: { peak: number; at: number[] }; cpuMs: number }> {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, secure: false, pool: true, maxConnections: pool, maxMessages: Infinity, tls: { rejectUnauthorized: false } });
-  const rss = new RssPeak();
   const start = await sink.count();
+  const rss = new RssTrack(sink, start, n);
   const t0 = performance.now();
   let next = 0;
   const worker = async () => {
@@ -172,7 +196,7 @@ async function main() {
     // (a) bare nodemailer pool
     log(`baseline: bare nodemailer pool (${POOL} connections), ${fmt(N)} messages`);
     const base = await baseline(sink, N, POOL, WINDOW);
-    log(`baseline: ${base.seconds.toFixed(1)} s, ${fmt(N / base.seconds)} msg/s, peak RSS ${fmt(base.rss / 2 ** 20)} MiB, CPU ${(base.cpuMs / N).toFixed(2)} ms/msg`);
+    log(`baseline: ${base.seconds.toFixed(1)} s, ${fmt(N / base.seconds)} msg/s, RSS at 10 / 50 / 90 % ${rssLabel(base.rss)}, CPU ${(base.cpuMs / N).toFixed(2)} ms/msg`);
 
     // (b) the campaign
     const config = loadConfig({
@@ -181,27 +205,28 @@ async function main() {
     });
     const ctx = { db, config, tenantId: tenant.id, audit: { actor: 'cli' } };
     const c = await createCampaign(ctx, { name: 'Bench', segment_id: seg!.id, subject: 'Stagiunea nouă, {{ customer.first_name }}', content: HTML });
-    const rss = new RssPeak();
     const start = await sink.count();
+    const rss = new RssTrack(sink, start, N);
     t = performance.now();
     await sendCampaign(ctx, c.id);
     const result = await runCampaignSend({ db, config }, tenant.id, c.id);
     await waitCount(sink, start + N);
     const seconds = (performance.now() - t) / 1000;
     const cpuMs = rss.cpuMs();
-    const peak = rss.stop();
+    const mem = rss.stop();
     if (result.state !== 'finished' || result.sent !== N) throw new Error(`campaign did not finish: ${JSON.stringify(result)}`);
-    log(`campaign: ${seconds.toFixed(1)} s, ${fmt(N / seconds)} msg/s, peak RSS ${fmt(peak / 2 ** 20)} MiB, CPU ${(cpuMs / N).toFixed(2)} ms/msg (this process; PostgreSQL not counted)`);
+    log(`campaign: ${seconds.toFixed(1)} s, ${fmt(N / seconds)} msg/s, RSS at 10 / 50 / 90 % ${rssLabel(mem)}, CPU ${(cpuMs / N).toFixed(2)} ms/msg (this process; PostgreSQL not counted)`);
     const ratio = base.seconds / seconds;
-    log(`ratio campaign / bare pool: ${(ratio * 100).toFixed(1)} % (target ≥ 80 %)`);
+    log(`ratio campaign / bare pool: ${(ratio * 100).toFixed(1)} % (target ≥ 80 %); load average ${loadBefore.toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} now`);
     closeTransports(config);
     await db.close();
 
     if (!args['no-record']) {
       appendResultRow({ name: 'send', title: 'Campaign send results', header: HEADER, row: [
-        new Date().toISOString().slice(0, 10), `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? '?'}`, process.version, pgVersion,
+        resultDate(), `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? '?'}`, process.version, pgVersion,
         fmt(N), String(POOL), String(BATCH), fmt(N / base.seconds), fmt(N / seconds), `${(ratio * 100).toFixed(1)} %`,
-        `${fmt(base.rss / 2 ** 20)} / ${fmt(peak / 2 ** 20)} MiB`, loadBefore.toFixed(2),
+        `${mib(base.rss.peak)} / ${mib(mem.peak)} MiB`, loadBefore.toFixed(2), rssLabel(base.rss), rssLabel(mem),
+        `${(base.cpuMs / N).toFixed(2)} / ${(cpuMs / N).toFixed(2)}`,
       ] });
     }
   } finally {
@@ -211,8 +236,8 @@ async function main() {
 }
 
 const HEADER =
-  '| date | machine | Node | PostgreSQL | messages | pool | batch | bare pool msg/s | campaign msg/s | ratio | peak RSS (bare / campaign) | load before |\n' +
-  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  '| date | machine | Node | PostgreSQL | messages | pool | batch | bare pool msg/s | campaign msg/s | ratio | peak RSS (bare / campaign) | load before | RSS bare at 10 / 50 / 90 % · peak | RSS campaign at 10 / 50 / 90 % · peak | CPU ms/msg (bare / campaign) |\n' +
+  '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
 
 if (args.sink) {
   void runSink();

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Config } from '../../config.js';
-import type { Executor } from '../../db/database.js';
+import { relaxCommit, type Executor } from '../../db/database.js';
 import { AppError } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { compileRules, parseRules } from '../segments/segments.rules.js';
@@ -112,7 +112,9 @@ async function runEnrollment(deps: EngineDeps, d: repo.DueRow, now: Date): Promi
         ? await external(deps, seen, step, now)
         : null;
       [result, after] = await deps.db.transaction(async (tx) => {
-        await repo.relaxCommit(tx);
+        // a commit lost in a crash loses the step's effects with its log row and the move: the step runs again;
+        // messages are protected by their idempotency key, which the message layer commits durably
+        await relaxCommit(tx);
         const cur = await repo.lockRun(tx, d.tenant_id, d.id);
         if (!cur || cur.status !== 'active' || cur.current_step_id !== seen.current_step_id) return ['done', undefined] as const;
         const outcome = await decide(deps, tx, cur, step, now, prepared);

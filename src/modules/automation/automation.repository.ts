@@ -111,6 +111,35 @@ export async function enrollmentStats(db: Executor, tenantId: string, workflowId
   return new Map(rows.map((r) => [r.workflow_id, r]));
 }
 
+export type StepCountRow = { step_id: string; active: number; failed: number; passed: number };
+
+/**
+ * Per step of one workflow: enrollments waiting there now (active), stopped there (failed), and
+ * that have run it (passed: a non-failed step run). Counted in the database, over all enrollments.
+ */
+export async function stepCounts(db: Executor, tenantId: string, workflowId: string): Promise<StepCountRow[]> {
+  return db.rows<StepCountRow>(sql`
+    WITH here AS (
+      SELECT current_step_id AS step_id,
+             count(*) FILTER (WHERE status = 'active')::int AS active,
+             count(*) FILTER (WHERE status = 'failed')::int AS failed
+      FROM workflow_enrollments
+      WHERE tenant_id = ${tenantId}::uuid AND workflow_id = ${workflowId}::uuid AND current_step_id IS NOT NULL
+        AND status IN ('active', 'failed')
+      GROUP BY current_step_id
+    ), ran AS (
+      -- a step succeeds or is skipped at most once per enrollment (workflow_step_runs_once)
+      SELECT step_id, count(*)::int AS passed
+      FROM workflow_step_runs
+      WHERE tenant_id = ${tenantId}::uuid AND workflow_id = ${workflowId}::uuid AND status <> 'failed'
+      GROUP BY step_id
+    )
+    SELECT coalesce(here.step_id, ran.step_id) AS step_id, coalesce(here.active, 0) AS active,
+           coalesce(here.failed, 0) AS failed, coalesce(ran.passed, 0) AS passed
+    FROM here FULL JOIN ran ON ran.step_id = here.step_id
+    ORDER BY 1`);
+}
+
 /** Active workflows of a tenant listening to these triggers (ingestion and segment hooks). */
 export async function activeWorkflowsByTrigger(db: Executor, tenantId: string, types: readonly string[]): Promise<WorkflowRow[]> {
   return db.rows<WorkflowRow>(sql`
@@ -360,16 +389,6 @@ export interface RunState {
   phone: string | null;
   first_name: string | null;
   timezone: string;
-}
-
-/**
- * A step's transaction commits without waiting for the WAL flush. Safe here: a commit lost in a crash
- * loses the step's database effects together with its log row and the move, so the step simply runs
- * again; messages are protected by their idempotency key, which the message layer commits durably.
- * The flush is most of the cost of a small transaction (one per step).
- */
-export async function relaxCommit(tx: Executor): Promise<void> {
-  await tx.run(sql`SET LOCAL synchronous_commit = off`);
 }
 
 /** The enrollment with its workflow and customer; `lock` takes the row for this step. */

@@ -26,6 +26,13 @@ export default async function automationRoutes(app: CrmApp, deps: AppDeps) {
     schema: { tags, summary: 'One workflow with its enrollment counts', params: IdParams, response: { 200: schemas.Workflow, ...errorResponses } },
   }, async (req) => service.getWorkflow(ctx(req), req.params.id));
 
+  app.get('/workflows/:id/stats', {
+    schema: {
+      tags, summary: 'Enrollment counts of a workflow per step (waiting there now, failed there, passed through), counted over all enrollments',
+      params: IdParams, response: { 200: schemas.WorkflowStepStats, ...errorResponses },
+    },
+  }, async (req) => service.workflowStats(ctx(req), req.params.id));
+
   app.patch('/workflows/:id', {
     schema: {
       tags, summary: 'Change name, trigger, steps (the whole list) or re-entry policy; running enrollments continue on the new graph',

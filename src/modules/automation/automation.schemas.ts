@@ -121,6 +121,21 @@ export const WorkflowStats = Type.Object({
   failed: Type.Integer(),
 });
 
+export const WorkflowStepStats = Type.Object(
+  {
+    workflow_id: Uuid,
+    enrollments: WorkflowStats,
+    steps: Type.Array(Type.Object({
+      step_id: Type.String(),
+      step_type: Nullable(Type.String({ description: 'null when the step is no longer in the workflow' })),
+      active: Type.Integer({ description: 'enrollments waiting at this step now' }),
+      failed: Type.Integer({ description: 'enrollments that failed at this step' }),
+      passed: Type.Integer({ description: 'enrollments that have run this step' }),
+    }), { description: 'every step of the workflow in order, then any step that is gone but still counted' }),
+  },
+  { title: 'WorkflowStepStats' },
+);
+
 export const Workflow = Type.Object(
   {
     id: Uuid,

@@ -118,6 +118,26 @@ export async function listWorkflows(ctx: Pick<AutomationCtx, 'db' | 'tenantId'>,
   return pageOf(rows, limit, (r) => toWorkflow(r, stats.get(r.id)), (r) => [r.created_key, r.id]);
 }
 
+/** Enrollment counts of a workflow as a whole and per step, over all its enrollments. */
+export async function workflowStats(ctx: Pick<AutomationCtx, 'db' | 'tenantId'>, id: string) {
+  const row = await requireWorkflow(ctx.db, ctx.tenantId, id);
+  const [stats, counts] = await Promise.all([repo.enrollmentStats(ctx.db, ctx.tenantId, [row.id]), repo.stepCounts(ctx.db, ctx.tenantId, row.id)]);
+  const byStep = new Map(counts.map((c) => [c.step_id, c]));
+  const known = new Set(row.steps.map((s) => s.id));
+  const zero = { active: 0, failed: 0, passed: 0 };
+  return {
+    workflow_id: row.id,
+    enrollments: toWorkflow(row, stats.get(row.id)).enrollments,
+    steps: [
+      ...row.steps.map((s) => {
+        const c = byStep.get(s.id) ?? zero;
+        return { step_id: s.id, step_type: s.type as string | null, active: c.active, failed: c.failed, passed: c.passed };
+      }),
+      ...counts.filter((c) => !known.has(c.step_id)).map((c) => ({ step_id: c.step_id, step_type: null, active: c.active, failed: c.failed, passed: c.passed })),
+    ],
+  };
+}
+
 /** Stores a changed definition (validated as a whole) and audits it. */
 async function save(tx: Executor, ctx: AutomationCtx, current: repo.WorkflowRow, next: repo.WorkflowWrite, action: string): Promise<Workflow> {
   const trigger = { type: next.triggerType, config: next.triggerConfig };

@@ -6,7 +6,7 @@ import { createTestApp, createTestTenant, type TestContext, type TestTenant } fr
 import { nextTimeOfDay, runDueSteps, type MessageRequest } from './automation.engine.js';
 import { createTemplate } from '../templates/templates.service.js';
 import { messageSender } from './automation.jobs.js';
-import { workflowsUsingTemplate } from './automation.repository.js';
+import { insertEnrollments, workflowsUsingTemplate } from './automation.repository.js';
 import { eraseCustomerJourneys, triggerWorkflow } from './automation.service.js';
 import { findCycle, normalizeSteps } from './automation.steps.js';
 import { scanTimeTriggers } from './automation.triggers.js';
@@ -170,11 +170,74 @@ describe('workflow CRUD', () => {
   });
 });
 
+describe('enrollment counts per step', () => {
+  it('counts every enrollment in the database, beyond one page of the enrollment list', async () => {
+    const t = await createTestTenant(ctx.db);
+    const a = api(t);
+    const steps = [
+      { id: 'pause', type: 'wait', config: { duration: '3d' } },
+      { id: 'tag', type: 'add_tag', config: { tag: 'late' } },
+      { id: 'mail', type: 'send_email', config: { subject: 'Hi', html: '<p>Hello</p>' } },
+    ];
+    const wf = (await a.post('/workflows', { name: 'Crowd', trigger_type: 'custom', steps, active: true })).json();
+    const other = (await a.post('/workflows', { name: 'Other', trigger_type: 'custom', steps, active: true })).json();
+    const ids = (await ctx.db.rows<{ id: string }>(sql`
+      INSERT INTO customers (tenant_id, email, first_name)
+      SELECT ${t.tenantId}::uuid, 'crowd.' || g || '@example.com', 'Fan ' || g FROM generate_series(1, 650) g
+      RETURNING id`)).map((r) => r.id);
+    const now = new Date();
+    const enrolled = await insertEnrollments(ctx.db, t.tenantId, ids.map((customerId) => ({ workflowId: wf.id, customerId, triggerKey: null, context: {} })), now);
+    expect(enrolled).toHaveLength(650);
+    // another workflow's enrollments are not counted
+    await insertEnrollments(ctx.db, t.tenantId, ids.slice(0, 30).map((customerId) => ({ workflowId: other.id, customerId, triggerKey: null, context: {} })), now);
+    // 110 have waited and moved on to the tag step; 7 of those failed there; 4 more completed the journey
+    const moved = enrolled.slice(0, 110).map((e) => e.id);
+    await ctx.db.run(sql`
+      INSERT INTO workflow_step_runs (tenant_id, enrollment_id, workflow_id, customer_id, step_id, step_type, status, ran_at)
+      SELECT tenant_id, id, workflow_id, customer_id, 'pause', 'wait', 'succeeded', now() FROM workflow_enrollments
+      WHERE tenant_id = ${t.tenantId}::uuid AND id = ANY(${`{${moved.join(',')}}`}::uuid[])`);
+    await ctx.db.run(sql`UPDATE workflow_enrollments SET current_step_id = 'tag' WHERE id = ANY(${`{${moved.join(',')}}`}::uuid[])`);
+    await ctx.db.run(sql`UPDATE workflow_enrollments SET status = 'failed' WHERE id = ANY(${`{${moved.slice(0, 7).join(',')}}`}::uuid[])`);
+    await ctx.db.run(sql`
+      UPDATE workflow_enrollments SET status = 'completed', current_step_id = NULL, finished_at = now()
+      WHERE id = ANY(${`{${enrolled.slice(110, 114).map((e) => e.id).join(',')}}`}::uuid[])`);
+
+    const page = (await a.get(`/workflows/${wf.id}/enrollments?status=active&limit=500`)).json();
+    expect(page.data).toHaveLength(500);
+    expect(page.next_cursor).not.toBeNull();
+
+    const res = await a.get(`/workflows/${wf.id}/stats`);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({
+      workflow_id: wf.id,
+      enrollments: { active: 650 - 7 - 4, completed: 4, exited: 0, failed: 7 },
+      steps: [
+        { step_id: 'pause', step_type: 'wait', active: 650 - 110 - 4, failed: 0, passed: 110 },
+        { step_id: 'tag', step_type: 'add_tag', active: 103, failed: 7, passed: 0 },
+        { step_id: 'mail', step_type: 'send_email', active: 0, failed: 0, passed: 0 },
+      ],
+    });
+
+    // a step removed from the graph keeps its waiting enrollments visible until they move on
+    const kept = await a.patch(`/workflows/${wf.id}`, { steps: steps.filter((s) => s.id !== 'tag') });
+    expect(kept.statusCode, kept.body).toBe(200);
+    const after = (await a.get(`/workflows/${wf.id}/stats`)).json();
+    expect(after.steps.map((s: { step_id: string; step_type: string | null }) => [s.step_id, s.step_type])).toEqual([['pause', 'wait'], ['mail', 'send_email'], ['tag', null]]);
+
+    const viewer = api(t, await t.keyFor('viewer'));
+    expect((await viewer.get(`/workflows/${wf.id}/stats`)).statusCode).toBe(200);
+    const stranger = api(await createTestTenant(ctx.db));
+    const foreign = await stranger.get(`/workflows/${wf.id}/stats`);
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.json().error.code).toBe('workflow_not_found');
+  });
+});
+
 describe('OpenAPI', () => {
   it('documents every workflow and recommendation route', async () => {
     const doc = (await ctx.app.inject({ method: 'GET', url: '/docs/json' })).json();
     for (const p of ['/api/crm/workflows', '/api/crm/workflows/{id}', '/api/crm/workflows/{id}/steps', '/api/crm/workflows/{id}/toggle',
-      '/api/crm/workflows/{id}/trigger', '/api/crm/workflows/{id}/enrollments', '/api/crm/customers/{id}/workflows',
+      '/api/crm/workflows/{id}/trigger', '/api/crm/workflows/{id}/enrollments', '/api/crm/workflows/{id}/stats', '/api/crm/customers/{id}/workflows',
       '/api/crm/workflow-templates', '/api/crm/workflow-templates/{key}/enable', '/api/crm/customers/{id}/recommendations']) {
       expect(Object.keys(doc.paths), p).toContain(p);
     }

@@ -239,7 +239,12 @@ export type RunResult =
   | { state: 'stopped' | 'busy'; sent: number };
 
 const LEASE_SECONDS = 120;
-const PIPELINE = 6;
+/** Batches between their claim and their recorded outcomes… */
+const IN_FLIGHT = 4;
+/** …of which at most this many are being checked, rendered and recorded (the others are on the wire). */
+const PREPARING = 2;
+/** The first batches are 1/8, 1/4 and 1/2 of the batch size: the first messages leave sooner. */
+const RAMP = 3;
 
 /**
  * One run of a campaign's send: snapshot the audience (once), then batches of recipients through
@@ -262,13 +267,24 @@ export async function runCampaignSend(deps: SendDeps, tenantId: string, campaign
     }
     const batch = deps.config.marketing.campaignBatchSize;
 
-    // Batches overlap (PIPELINE at a time): while one batch's messages are on the wire, the next is
-    // checked, rendered and recorded, so the SMTP pool is never idle waiting for the database.
+    // Batches overlap: while earlier batches' messages are on the wire (the transport keeps every
+    // pooled connection busy with them), the next ones are checked, rendered and recorded, so the
+    // pool never waits for the database. At most PREPARING batches compete for the database and
+    // the CPU at once (the oldest one's messages go out first), at most IN_FLIGHT are held in
+    // memory: memory does not grow with the audience, which is read in keyset pages.
     const pass = async (status: 'queued' | 'sending', testGroupOnly: boolean): Promise<RunResult | null> => {
       let after: string | undefined;
-      const inflight: Promise<RunResult | null>[] = [];
-      let stop: RunResult | null = null;
-      const runBatch = async (cur: repo.CampaignRow, refs: repo.RecipientRef[]): Promise<RunResult | null> => {
+      // set by the batches' callbacks as well as by the loop
+      const end: { stop: RunResult | null; failure: { error: unknown } | null } = { stop: null, failure: null };
+      let preparing = 0;
+      const active = new Set<Promise<void>>();
+      let signal: (() => void) | null = null;
+      const changed = () => new Promise<void>((resolve) => (signal = resolve));
+      const notify = () => {
+        signal?.();
+        signal = null;
+      };
+      const runBatch = async (cur: repo.CampaignRow, refs: repo.RecipientRef[], onRecorded: () => void): Promise<RunResult | null> => {
         const contents = new Map<string | null, DeliverContent>();
         const inputs: DeliverInput[] = [];
         for (const r of refs) {
@@ -281,7 +297,7 @@ export async function runCampaignSend(deps: SendDeps, tenantId: string, campaign
             contentRef: { kind: 'campaign', campaignId: cur.id, variant },
           });
         }
-        const results = await deliverMany({ db, config: deps.config, transports: deps.transports, now: deps.now }, inputs);
+        const results = await deliverMany({ db, config: deps.config, transports: deps.transports, now: deps.now }, inputs, { onRecorded });
         // sent and failed recipients were updated with their messages (recordOutcomes)
         await repo.recordRecipientResults(db, cur, results.flatMap((res, n) => (res.status === 'sent' || res.status === 'failed' ? [] : [{
           customerId: refs[n].customer_id,
@@ -294,28 +310,45 @@ export async function runCampaignSend(deps: SendDeps, tenantId: string, campaign
         const troubled = results.find((r) => r.status === 'queued' && r.reason !== 'quiet_hours');
         return troubled ? { state: 'interrupted', sent, reason: troubled.reason ?? 'transport_unavailable' } : null;
       };
-      for (;;) {
+      for (let n = 0; ; n++) {
+        while ((preparing >= PREPARING || active.size >= IN_FLIGHT) && !end.stop && !end.failure) await changed();
+        if (end.stop || end.failure) break;
         // one statement extends the lease and reads the status (a pause or cancel stops the run)
         const fresh = await repo.renewLease(db, tenantId, campaignId, leaseId, LEASE_SECONDS);
         if (!fresh || fresh.status !== 'sending') {
-          stop = { state: fresh ? 'stopped' : 'busy', sent };
+          end.stop = { state: fresh ? 'stopped' : 'busy', sent };
           break;
         }
         c = fresh;
-        const refs = await repo.nextRecipients(db, c, { status, testGroupOnly, limit: batch, after });
+        const limit = n < RAMP ? Math.max(1, Math.ceil(batch / 2 ** (RAMP - n))) : batch;
+        const refs = await repo.nextRecipients(db, c, { status, testGroupOnly, limit, after });
         if (refs.length === 0) break;
         after = refs[refs.length - 1].customer_id;
-        inflight.push(runBatch(c, refs));
-        if (inflight.length >= PIPELINE) {
-          stop = await inflight.shift()!;
-          if (stop) break;
-        }
+        preparing++;
+        let recorded = false;
+        const onRecorded = () => {
+          if (recorded) return;
+          recorded = true;
+          preparing--;
+          notify();
+        };
+        const done: Promise<void> = runBatch(c, refs, onRecorded).then(
+          (r) => {
+            if (r && !end.stop) end.stop = r;
+          },
+          (error: unknown) => {
+            end.failure ??= { error };
+          },
+        ).finally(() => {
+          onRecorded();
+          active.delete(done);
+          notify();
+        });
+        active.add(done);
       }
-      for (const p of inflight) {
-        const r = await p;
-        if (!stop && r) stop = r;
-      }
-      if (stop) return { ...stop, sent };
+      await Promise.all(active);
+      if (end.failure) throw end.failure.error;
+      if (end.stop) return { ...end.stop, sent };
       return null;
     };
 

@@ -313,6 +313,11 @@ describe('tracking and stats', () => {
     const all = await api.get('/campaigns/stats');
     expect(all.statusCode, all.body).toBe(200);
     expect(all.json().totals).toMatchObject({ campaigns: 1, sent: 3, unique_clicks: 1, revenue: 150 });
+    // the dashboard's overview carries the same figures and the conversion rate
+    const overview = await api.get('/analytics/overview');
+    expect(overview.json().campaigns).toMatchObject({
+      campaigns: 1, sent: 3, delivered: 3, unique_opens: 2, unique_clicks: 1, conversions: 1, revenue: 150, conversion_rate: 0.3333,
+    });
 
     // the unsubscribed customer gets nothing from the next campaign
     const next = await createCampaign(t, { name: 'Next', segment_id: segmentId, subject: 'N', content: '<p>n</p>' });

@@ -7,7 +7,7 @@ import { AppError } from '../../lib/errors.js';
 import { addSuppressions, findSuppressed } from '../privacy/suppressions.repository.js';
 import { recommendEvents } from '../recommendations/recommendations.service.js';
 import { compileCached, customerForTemplate, mentions, requireTemplate, type TemplateSource } from '../templates/templates.service.js';
-import { renderCompiled, escapeHtml, type RenderedContent } from '../templates/templates.engine.js';
+import { renderCompiled, escapeHtml, type CompiledTemplate, type RenderedContent } from '../templates/templates.engine.js';
 import { findContextCustomers, findTenantInfo, type ContextCustomerRow } from '../templates/templates.repository.js';
 import { MessageTokens, tenantKey } from '../tracking/tracking.tokens.js';
 import * as repo from './messaging.repository.js';
@@ -29,6 +29,17 @@ import { quietHoursDeferral, smsSegments, TransportError, transportsFor, type Tr
 
 export const LEASE_SECONDS = 300;
 const MAX_ATTEMPTS = 8;
+
+/**
+ * A batch's CPU work (rendering, handing messages to the transport) runs in slices of this many
+ * messages with a turn of the event loop between them: one long synchronous stretch would leave
+ * every pooled SMTP connection waiting for its server's reply to be read.
+ */
+const YIELD_EVERY = 25;
+/** Messages of one sendRows call handed to the transport at once (a pool of 5 needs far fewer). */
+const SEND_WINDOW = 50;
+/** Resolves after a turn of the event loop (pending I/O callbacks run first). */
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface MessagingDeps {
   db: Executor;
@@ -94,6 +105,9 @@ export async function deliverMessage(deps: MessagingDeps, input: DeliverInput): 
 
 interface Resolved {
   src: TemplateSource & { compiledHtml?: string | null };
+  /** Compiled once per content of a batch (not looked up by hash for every recipient). */
+  compiled?: Promise<CompiledTemplate>;
+  recommendations?: boolean;
 }
 
 async function resolveContent(db: Executor, tenantId: string, channel: 'email' | 'sms', content: DeliverContent): Promise<Resolved> {
@@ -116,19 +130,37 @@ function fromDomain(from: string): string {
 const HREF_RE = /(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?:\/\/[^"']+)\2/gi;
 const decodeAttr = (s: string) => s.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
 
+// One pattern per set of tracked URLs (a campaign's links are the same for every recipient), longest
+// first, so the text part is rewritten in one pass and a URL that starts another is not cut out of it.
+const linkPatterns = new Map<string, RegExp>();
+function linkPattern(urls: readonly string[]): RegExp {
+  const key = urls.join('\n');
+  let re = linkPatterns.get(key);
+  if (!re) {
+    re = new RegExp([...urls].sort((a, b) => b.length - a.length).map((u) => u.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+    if (linkPatterns.size >= 100) linkPatterns.delete(linkPatterns.keys().next().value!);
+    linkPatterns.set(key, re);
+  }
+  return re;
+}
+
 /** Click tracking on every http(s) link (not on our own tracking links), and the open pixel. */
 export function addTracking(content: RenderedContent, tokens: MessageTokens, ownBase: string): { html: string | null; text: string } {
   let text = content.text;
   if (!content.html) return { html: null, text };
+  const own = `${ownBase}/api/crm/track/`;
   const replaced = new Map<string, string>();
   let html = content.html.replace(HREF_RE, (whole, lead: string, quote: string, raw: string) => {
     const url = decodeAttr(raw);
-    if (url.startsWith(`${ownBase}/api/crm/track/`)) return whole;
-    const tracked = tokens.clickUrl(url);
-    replaced.set(url, tracked);
+    if (url.startsWith(own)) return whole;
+    let tracked = replaced.get(url);
+    if (tracked === undefined) {
+      tracked = tokens.clickUrl(url);
+      replaced.set(url, tracked);
+    }
     return `${lead}${quote}${escapeHtml(tracked)}${quote}`;
   });
-  for (const [url, tracked] of replaced) text = text.split(url).join(tracked);
+  if (replaced.size) text = text.replace(linkPattern([...replaced.keys()]), (url) => replaced.get(url)!);
   const pixel = `<img src="${escapeHtml(tokens.openUrl())}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px" />`;
   const end = html.search(/<\/body>/i);
   html = end >= 0 ? html.slice(0, end) + pixel + html.slice(end) : html + pixel;
@@ -143,10 +175,15 @@ interface Prepared {
 /**
  * The batch form of deliverMessage (one tenant per call): checks, renders and records the whole
  * batch with a few set-based statements, then sends the messages through the pooled transport.
- * Answers one result per input, in order.
+ * Answers one result per input, in order. `onRecorded` is called once every message of the batch
+ * is committed (as `sending` or with its refusal), just before the sends start: a caller that
+ * overlaps batches can start preparing the next one then.
  */
-export async function deliverMany(deps: MessagingDeps, inputs: readonly DeliverInput[]): Promise<DeliverResult[]> {
-  if (inputs.length === 0) return [];
+export async function deliverMany(deps: MessagingDeps, inputs: readonly DeliverInput[], opts: { onRecorded?: () => void } = {}): Promise<DeliverResult[]> {
+  if (inputs.length === 0) {
+    opts.onRecorded?.();
+    return [];
+  }
   const tenantId = inputs[0].tenantId;
   if (inputs.some((i) => i.tenantId !== tenantId)) throw new Error('deliverMany takes the inputs of one tenant');
   const { db } = deps;
@@ -161,15 +198,8 @@ export async function deliverMany(deps: MessagingDeps, inputs: readonly DeliverI
     if (r.status === 'sending' && r.lease_expired) retry.push(key);
     else results.set(key, resultOf(r.status, r.reason, r.id));
   }
-  if (retry.length) {
-    const claimed = await repo.claimForResend(db, { tenantId, keys: retry, limit: retry.length, leaseSeconds: LEASE_SECONDS });
-    const outcomes = await sendRows(deps, claimed);
-    for (const o of outcomes) {
-      const row = claimed.find((c) => c.id === o.id)!;
-      results.set(row.idempotency_key, resultOf(o.status === 'sending' ? 'queued' : o.status, o.error ?? null, o.id));
-    }
-    for (const key of retry) if (!results.has(key)) results.set(key, { status: 'queued', reason: 'in_progress' });
-  }
+  let toResend: repo.MessageRow[] = [];
+  if (retry.length) toResend = await repo.claimForResend(db, { tenantId, keys: retry, limit: retry.length, leaseSeconds: LEASE_SECONDS });
 
   const seen = new Set<string>();
   const fresh = inputs.filter((i) => {
@@ -177,10 +207,10 @@ export async function deliverMany(deps: MessagingDeps, inputs: readonly DeliverI
     seen.add(i.idempotencyKey);
     return true;
   });
+  const toSend: repo.MessageRow[] = [];
   if (fresh.length) {
     const prepared = await prepare(deps, tenantId, fresh, now);
     const inserted = await repo.insertMessages(db, tenantId, prepared.map((p) => (p.row.contentRef && p.row.transport !== 'local' ? { ...p.row, html: null, text: null } : p.row)), LEASE_SECONDS);
-    const toSend: repo.MessageRow[] = [];
     for (const p of prepared) {
       const key = p.input.idempotencyKey;
       if (!inserted.has(key)) {
@@ -190,6 +220,16 @@ export async function deliverMany(deps: MessagingDeps, inputs: readonly DeliverI
       if (p.row.status === 'sending') toSend.push(asRow(tenantId, p.row));
       else results.set(key, resultOf(p.row.status, p.row.reason, p.row.id));
     }
+  }
+  opts.onRecorded?.();
+
+  if (retry.length) {
+    const outcomes = await sendRows(deps, toResend);
+    const byId = new Map(toResend.map((r) => [r.id, r.idempotency_key]));
+    for (const o of outcomes) results.set(byId.get(o.id)!, resultOf(o.status === 'sending' ? 'queued' : o.status, o.error ?? null, o.id));
+    for (const key of retry) if (!results.has(key)) results.set(key, { status: 'queued', reason: 'in_progress' });
+  }
+  if (toSend.length) {
     const outcomes = await sendRows(deps, toSend);
     const byId = new Map(toSend.map((r) => [r.id, r.idempotency_key]));
     for (const o of outcomes) results.set(byId.get(o.id)!, resultOf(o.status === 'sending' ? 'queued' : o.status, o.error ?? null, o.id));
@@ -255,6 +295,7 @@ async function prepare(deps: MessagingDeps, tenantId: string, inputs: readonly D
   const env: RenderEnv = { db, config, tenantId, key, tenantName: tenant.name };
 
   for (let n = 0; n < inputs.length; n++) {
+    if (n % YIELD_EVERY === YIELD_EVERY - 1) await yieldToIo();
     const i = inputs[n];
     const id = crypto.randomUUID();
     const c = i.customerId ? customers.get(i.customerId) : undefined;
@@ -332,16 +373,18 @@ async function renderMessage(
 ): Promise<RenderedMessage> {
   const m = env.config.marketing;
   const tokens = new MessageTokens(env.key, m.publicUrl, env.tenantId, i.id);
+  const unsubscribeUrl = tokens.unsubscribeUrl();
   const person = c ? customerForTemplate(c) : { customer: { email: i.channel === 'email' ? i.to : null, phone: i.channel === 'sms' ? i.to : null }, metrics: {} };
   const context = {
     ...person,
-    recommendations: c && mentions(resolved.src, 'recommendations') ? await recommendationsFor(env.db, env.tenantId, c.id) : [],
-    unsubscribe_url: tokens.unsubscribeUrl(),
+    recommendations: c && (resolved.recommendations ??= mentions(resolved.src, 'recommendations')) ? await recommendationsFor(env.db, env.tenantId, c.id) : [],
+    unsubscribe_url: unsubscribeUrl,
     tenant: { name: env.tenantName },
     message: { id: i.id },
     ...(i.extraContext ?? {}),
   };
-  const rendered = await renderCompiled(await compileCached(resolved.src), context);
+  resolved.compiled ??= compileCached(resolved.src);
+  const rendered = await renderCompiled(await resolved.compiled, context);
   if (i.channel === 'sms') {
     const seg = smsSegments(rendered.text);
     return { subject: null, html: null, text: rendered.text, headers: {}, messageIdHeader: null, smsSegments: seg.segments, smsEncoding: seg.encoding };
@@ -350,7 +393,7 @@ async function renderMessage(
   const tracked = i.sourceKind === 'transactional' ? { html: rendered.html, text: rendered.text } : addTracking(rendered, tokens, m.publicUrl);
   const headers: Record<string, string> = {};
   if (marketing) {
-    const targets = [`<${tokens.unsubscribeUrl()}>`];
+    const targets = [`<${unsubscribeUrl}>`];
     if (m.unsubscribeMailto) targets.push(`<mailto:${m.unsubscribeMailto}?subject=unsubscribe-${i.id}>`);
     headers['List-Unsubscribe'] = targets.join(', ');
     headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
@@ -412,7 +455,7 @@ async function sendRows(deps: MessagingDeps, rows: readonly repo.MessageRow[]): 
   const transports = deps.transports ?? transportsFor(deps.config);
   const from = deps.config.marketing.emailFrom;
   const bounced: { tenantId: string; channel: 'email' | 'sms'; value: string }[] = [];
-  const outcomes = await Promise.all(rows.map(async (r): Promise<repo.Outcome & { tenantId: string }> => {
+  const sendOne = async (r: repo.MessageRow): Promise<repo.Outcome & { tenantId: string }> => {
     if (r.attempts > MAX_ATTEMPTS) return { tenantId: r.tenant_id, id: r.id, status: 'failed', error: `gave up after ${MAX_ATTEMPTS} attempts: ${r.last_error ?? ''}` };
     try {
       const { providerId } = r.channel === 'email'
@@ -435,7 +478,20 @@ async function sendRows(deps: MessagingDeps, rows: readonly repo.MessageRow[]): 
         error: e.message.slice(0, 500), retryAt: new Date(Date.now() + backoff).toISOString(),
       };
     }
-  }));
+  };
+  // Handing a message to the transport builds it (the whole MIME text): at most SEND_WINDOW of a
+  // call's messages are with the transport at once, the next one built when one is done, so the
+  // built messages do not pile up in the pool's queue (memory, garbage) and the building is spread
+  // between the connections' replies. Overlapping batches each keep their window filled.
+  const outcomes: (repo.Outcome & { tenantId: string })[] = new Array(rows.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < rows.length) {
+      const n = next++;
+      outcomes[n] = await sendOne(rows[n]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SEND_WINDOW, rows.length) }, lane));
   const byTenant = new Map<string, repo.Outcome[]>();
   for (const o of outcomes) {
     const list = byTenant.get(o.tenantId);

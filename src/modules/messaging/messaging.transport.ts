@@ -1,5 +1,6 @@
 import nodemailer, { type Transporter, type TransportOptions } from 'nodemailer';
 import type { Config } from '../../config.js';
+import { simpleSender, writeSimpleEmail } from './messaging.mime.js';
 
 /** One e-mail as the transport sends it. */
 export interface OutgoingEmail {
@@ -62,8 +63,11 @@ class SmtpTransport implements EmailTransport {
   readonly kind = 'smtp' as const;
   private readonly transporter: Transporter;
 
+  private readonly dkim: boolean;
+
   constructor(config: Config['marketing']) {
     const rate = config.smtpRatePerSecond;
+    this.dkim = !!config.dkim;
     this.transporter = nodemailer.createTransport({
       url: config.smtpUrl!,
       pool: true,
@@ -78,6 +82,13 @@ class SmtpTransport implements EmailTransport {
 
   async send(msg: OutgoingEmail): Promise<{ providerId: string | null }> {
     try {
+      // a plain message is written in one string (see messaging.mime.ts); DKIM signing stays with nodemailer's composer
+      const raw = this.dkim ? null : writeSimpleEmail({ ...msg, html: msg.html ?? null });
+      if (raw !== null) {
+        const info = await this.transporter.sendMail({ envelope: { from: simpleSender(msg.from)!, to: [msg.to] }, raw });
+        if (info.rejected?.length) throw Object.assign(new Error(`recipient rejected: ${String(info.response)}`), { responseCode: 550 });
+        return { providerId: msg.messageId };
+      }
       const info = await this.transporter.sendMail({
         from: msg.from,
         to: msg.to,

@@ -1,4 +1,4 @@
-import { sql, type Executor } from '../../db/database.js';
+import { sql, type Executor, type SQL } from '../../db/database.js';
 import type { PublishedEventType } from './outbox.events.js';
 
 /** One event to publish. */
@@ -22,22 +22,28 @@ const CHUNK = 5_000;
  * order their transactions commit, which is the order subscribers receive them in.
  */
 export async function enqueueEvents(tx: Executor, tenantId: string, events: readonly NewOutboxEvent[]): Promise<void> {
-  for (let i = 0; i < events.length; i += CHUNK) {
-    const payload = JSON.stringify(
-      events.slice(i, i + CHUNK).map((e) => ({
-        t: e.type,
-        c: e.customerId ?? null,
-        p: e.payload,
-        o: e.occurredAt instanceof Date ? e.occurredAt.toISOString() : (e.occurredAt ?? null),
-      })),
-    );
-    await tx.run(sql`
-      INSERT INTO outbox (tenant_id, type, customer_id, payload, occurred_at)
-      SELECT ${tenantId}::uuid, e.t, e.c, e.p, coalesce(e.o, now())
-      -- seq follows the order the events were given in
-      FROM ROWS FROM (jsonb_to_recordset(${payload}::jsonb) AS (t text, c uuid, p jsonb, o timestamptz)) WITH ORDINALITY AS e(t, c, p, o, n)
-      ORDER BY e.n`);
-  }
+  for (let i = 0; i < events.length; i += CHUNK) await tx.run(enqueueEventsSql(tenantId, events.slice(i, i + CHUNK)));
+}
+
+/**
+ * The INSERT statement of enqueueEvents for a slice of events (at most a few thousand), for callers that
+ * fold it into a bigger statement.
+ */
+export function enqueueEventsSql(tenantId: string, events: readonly NewOutboxEvent[]): SQL {
+  const payload = JSON.stringify(
+    events.map((e) => ({
+      t: e.type,
+      c: e.customerId ?? null,
+      p: e.payload,
+      o: e.occurredAt instanceof Date ? e.occurredAt.toISOString() : (e.occurredAt ?? null),
+    })),
+  );
+  return sql`
+    INSERT INTO outbox (tenant_id, type, customer_id, payload, occurred_at)
+    SELECT ${tenantId}::uuid, e.t, e.c, e.p, coalesce(e.o, now())
+    -- seq follows the order the events were given in
+    FROM ROWS FROM (jsonb_to_recordset(${payload}::jsonb) AS (t text, c uuid, p jsonb, o timestamptz)) WITH ORDINALITY AS e(t, c, p, o, n)
+    ORDER BY e.n`;
 }
 
 export interface OutboxRow {

@@ -38,6 +38,17 @@ export default async function templateRoutes(app: CrmApp, deps: AppDeps) {
     return reply.status(204).send(null);
   });
 
+  app.post('/templates/preview', {
+    schema: {
+      tags, summary: 'Render unsaved template content (an editor\'s draft) for a customer; nothing is saved, sent or recorded',
+      body: schemas.DraftPreviewBody, response: { 200: schemas.Preview, ...errorResponses, 422: errorResponses[400] },
+    },
+  }, async (req) => {
+    const { customer_id: customerId, context, ...draft } = req.body;
+    const { channel, content } = service.draftContent(draft);
+    return renderForCustomer({ db: deps.db, config: deps.config }, { tenantId: req.auth.tenantId, customerId, channel, content, extraContext: context });
+  });
+
   app.post('/templates/:id/preview', {
     schema: {
       tags, summary: 'Render the template for a customer (nothing is sent or recorded)',

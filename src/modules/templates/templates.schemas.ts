@@ -42,6 +42,19 @@ export const PreviewBody = Type.Object(
   { customer_id: Uuid, context: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'extra Liquid variables' })) },
   { additionalProperties: false },
 );
+export const DraftPreviewBody = Type.Object(
+  {
+    customer_id: Uuid,
+    channel: TemplateBody.properties.channel,
+    subject: TemplateBody.properties.subject,
+    preheader: TemplateBody.properties.preheader,
+    format: TemplateBody.properties.format,
+    body: TemplateBody.properties.body,
+    context: PreviewBody.properties.context,
+  },
+  { additionalProperties: false },
+);
+export type DraftPreviewBody = Static<typeof DraftPreviewBody>;
 export const Preview = Type.Object({
   subject: Nullable(Type.String()),
   preheader: Nullable(Type.String()),

@@ -137,6 +137,26 @@ async function validated(input: TemplateInput): Promise<repo.TemplateValues> {
   return { name, channel, subject: src.subject ?? null, preheader: src.preheader ?? null, format, body: input.body, compiledHtml: compiled.compiledHtml };
 }
 
+/**
+ * Unsaved template content (the editor's current subject and body) as message content, with the
+ * channel and format defaults a save would apply; rendering checks it as strictly as a save does.
+ */
+export function draftContent(input: Omit<TemplateInput, 'name'>): {
+  channel: 'email' | 'sms';
+  content: { subject?: string; preheader?: string; html?: string; mjml?: string; text?: string };
+} {
+  const channel = input.channel ?? 'email';
+  const format = input.format ?? (channel === 'sms' ? 'text' : guessFormat(input.body));
+  return {
+    channel,
+    content: {
+      ...(channel === 'email' && input.subject != null ? { subject: input.subject } : {}),
+      ...(input.preheader != null ? { preheader: input.preheader } : {}),
+      [format === 'mjml' ? 'mjml' : format === 'html' ? 'html' : 'text']: input.body,
+    },
+  };
+}
+
 function sampleContext(): TemplateContext {
   return {
     customer: { first_name: 'Ana', last_name: 'Pop', email: 'ana@example.com' },

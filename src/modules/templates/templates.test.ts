@@ -60,6 +60,43 @@ describe('templates', () => {
     expectError(await api.get(`/templates/${tpl.id}`), 404, 'template_not_found');
   });
 
+  it('previews a draft (unsaved subject and body) for a customer, checked like a save, within the tenant', async () => {
+    const t = await createTestTenant(ctx.db);
+    const api = client(ctx, t.headers);
+    const cust = await api.create({ email: 'draft@example.com', first_name: 'Dana', consent: { marketing_email: true } });
+    const mjml = await api.post('/templates/preview', { customer_id: cust.id, subject: 'Salut {{ customer.first_name }}', preheader: 'Noutăți', body: MJML });
+    expect(mjml.statusCode, mjml.body).toBe(200);
+    expect(mjml.json().subject).toBe('Salut Dana');
+    expect(mjml.json().html).toContain('Salut Dana!');
+    expect(mjml.json().html).toContain('https://crm.example.com/api/crm/track/unsubscribe/');
+    expect(mjml.json().text).toContain('Salut Dana! Ai cheltuit 0 lei.');
+    const html = await api.post('/templates/preview', { customer_id: cust.id, subject: 'x', format: 'html', body: '<p>{{ customer.first_name | upcase }}</p>' });
+    expect(html.json()).toMatchObject({ subject: 'x', html: expect.stringContaining('<p>DANA</p>') });
+    const sms = await api.post('/templates/preview', { customer_id: cust.id, channel: 'sms', body: 'Hi {{ customer.first_name }}' });
+    expect(sms.json()).toMatchObject({ subject: null, html: null, text: 'Hi Dana' });
+    // nothing was saved
+    expect((await api.get('/templates')).json().data).toHaveLength(0);
+
+    // the same checks and sandbox as a save
+    const bad = await api.post('/templates/preview', { customer_id: cust.id, subject: 'x', body: '<p>ok</p>\n{{ customer.first_name | nosuchfilter }}' });
+    expectError(bad, 400, 'template_invalid');
+    expect(bad.json().error.details).toMatchObject({ field: 'body', line: 2 });
+    expectError(await api.post('/templates/preview', { customer_id: cust.id, body: '<p>x</p>' }), 400, 'template_invalid');
+    expectError(await api.post('/templates/preview', { customer_id: cust.id, channel: 'sms', format: 'mjml', body: '<mjml></mjml>' }), 400, 'template_invalid');
+    const include = await api.post('/templates/preview', { customer_id: cust.id, subject: 'x', format: 'html', body: "{% include '/etc/passwd' %}" });
+    expectError(include, 400, 'template_invalid');
+    expect(include.body).not.toContain('root:');
+    const runaway = await api.post('/templates/preview', { customer_id: cust.id, subject: 'x', format: 'html', body: '{% for i in (1..100000000) %}{{ i }}{% endfor %}' });
+    expect([400, 422]).toContain(runaway.statusCode);
+    expect(runaway.body.length).toBeLessThan(10_000);
+
+    // another tenant's customer is not found; a viewer may not use it (as the saved-template preview)
+    const other = await createTestTenant(ctx.db);
+    expectError(await client(ctx, other.headers).post('/templates/preview', { customer_id: cust.id, subject: 'x', body: '<p>{{ customer.email }}</p>' }), 404, 'customer_not_found');
+    expectError(await client(ctx, await t.keyFor('viewer')).post('/templates/preview', { customer_id: cust.id, subject: 'x', body: '<p>x</p>' }), 403, 'forbidden');
+    expectError(await api.post('/templates/preview', { customer_id: cust.id, subject: 'x', body: '<p>x</p>', name: 'extra' }), 400, 'validation_failed');
+  });
+
   it('reports syntax errors at save time with the line', async () => {
     const t = await createTestTenant(ctx.db);
     const api = client(ctx, t.headers);

@@ -29,6 +29,7 @@ import { createImport, newUploadPath } from '../src/modules/imports/imports.serv
 import {
   appendResultRow, copyRate, createScratchDatabase, DEFAULT_BASE_URL, fmt, log, machine, machineLabel, resultDate, runMain, setUpTenant,
 } from './lib.js';
+import { COPY_COLUMNS, csvLines } from './import-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,29 +46,6 @@ const BASE_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? D
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 // ---------------------------------------------------------------------------------------------
-
-const FIRST = ['Ion', 'Maria', 'Andrei', 'Elena', 'Mihai', 'Ioana', 'Alexandru', 'Ana', 'Ştefan', 'Cristina', 'George', 'Irina', 'Radu', 'Oana'];
-const LAST = ['Popescu', 'Ionescu', 'Popa', 'Dumitru', 'Stan', 'Stoica', 'Gheorghe', 'Rusu', 'Munteanu', 'Mureşan', 'Ţurcanu', 'Constantin'];
-const CITIES = ['Bucureşti', 'Cluj-Napoca', 'Iaşi', 'Timişoara', 'Constanţa', 'Braşov', 'Sibiu', 'Oradea'];
-const HEADER = 'Customer ID,Email Address,Telefon,Prenume,Nume,Oraş,Country,Date of Birth,Newsletter\n';
-const COPY_COLUMNS = 'external_id, email, phone, first_name, last_name, city, country, date_of_birth, newsletter';
-
-function* csvLines(rows: number): Generator<string> {
-  yield HEADER;
-  let lines: string[] = [];
-  for (let i = 1; i <= rows; i++) {
-    // 072x xxx xxx: distinct Romanian mobile numbers (valid for libphonenumber), written as people type them
-    const n = String(20_000_000 + i);
-    const phone = `07${n.slice(0, 2)} ${n.slice(2, 5)} ${n.slice(5)}`;
-    const dob = `${1950 + (i % 55)}-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`;
-    lines.push(`u_${i},person${i}@exemplu.ro,${i % 5 === 0 ? '' : phone},${FIRST[i % FIRST.length]},${LAST[(i * 3) % LAST.length]},${CITIES[i % CITIES.length]},RO,${dob},${i % 3 === 0 ? 'yes' : 'no'}\n`);
-    if (lines.length === 10_000) {
-      yield lines.join('');
-      lines = [];
-    }
-  }
-  if (lines.length) yield lines.join('');
-}
 
 /** COPY of the CSV file into `table` (made by `create`), --copy-runs times; the median run's rate. */
 function copyFile(client: pg.Client, file: string, table: string, create: string[]) {
@@ -150,7 +128,7 @@ async function main() {
     process.stdout.write([
       '',
       `CSV import of ${fmt(ROWS)} customers (${mib(bytes)}) into PostgreSQL ${pgVersion}, ${m.cores} cores, load ${loadBefore.toFixed(2)} before:`,
-      `  import (service, ingestion path): ${fmt(importRate)} rows/s  (${(importMs / 1000).toFixed(1)} s)`,
+      `  import (service, bulk path):      ${fmt(importRate)} rows/s  (${(importMs / 1000).toFixed(1)} s)`,
       `  COPY, plain table:                ${fmt(plain.rowsPerSecond)} rows/s  -> ratio ${(ratio * 100).toFixed(1)}% (target >= 50%)`,
       `  COPY, table indexed as customers: ${fmt(indexed.rowsPerSecond)} rows/s  -> ratio ${(ratioIndexed * 100).toFixed(1)}%`,
       `  RSS: before ${mib(rssBefore)}, at 10% ${at(10)}, at 90% ${at(90)}, peak ${mib(peak)}`,

@@ -219,13 +219,18 @@ describe('filters', () => {
     expect(await list('tags=missing')).toEqual([]);
   });
 
-  it('min_ltv and last_purchase_after', async () => {
+  it('min_ltv, last_purchase_after (inclusive) and last_purchase_before (exclusive)', async () => {
     expect(await list('min_ltv=100')).toEqual(want((f) => f.ltv >= 100));
     expect(await list('min_ltv=0')).toEqual(want(() => true));
     expect(await list('last_purchase_after=2025-04-01')).toEqual(want((f) => f.lastPurchase !== null && f.lastPurchase >= '2025-04-01'));
     expect(await list('last_purchase_after=2025-03-10T18:30:00Z')).toEqual(
       want((f) => f.lastPurchase !== null && f.lastPurchase >= '2025-03-10T18:30:00'),
     );
+    expect(await list('last_purchase_before=2025-04-01')).toEqual(want((f) => f.lastPurchase !== null && f.lastPurchase < '2025-04-01'));
+    expect(await list('last_purchase_after=2025-03-10T18:30:00Z&last_purchase_before=2025-04-01')).toEqual(
+      want((f) => f.lastPurchase !== null && f.lastPurchase >= '2025-03-10T18:30:00' && f.lastPurchase < '2025-04-01'),
+    );
+    expectError(await api.get('/customers?last_purchase_before=soon'), 400, 'validation_failed');
   });
 
   it('status, customer_type, city, country, loyalty_tier', async () => {

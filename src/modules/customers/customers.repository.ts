@@ -171,6 +171,8 @@ const NAME_SORT_KEY = sql.raw(
 type KeyKind = 'timestamp' | 'numeric' | 'text';
 
 interface SortSpec {
+  /** The sort's name without direction (`created_at`, `name`, …). */
+  column: string;
   /** The sort expression. */
   key: SQL;
   kind: KeyKind;
@@ -186,19 +188,20 @@ const noNulls = sql``;
 
 function sortSpec(sort: CustomerSort): SortSpec {
   const desc = sort.startsWith('-');
-  switch (desc ? sort.slice(1) : sort) {
+  const column = desc ? sort.slice(1) : sort;
+  switch (column) {
     case 'created_at':
-      return { key: col('created_at'), kind: 'timestamp', desc, nullable: false, nulls: noNulls };
+      return { column, key: col('created_at'), kind: 'timestamp', desc, nullable: false, nulls: noNulls };
     case 'total_spend':
-      return { key: col('total_spend'), kind: 'numeric', desc, nullable: false, nulls: noNulls };
+      return { column, key: col('total_spend'), kind: 'numeric', desc, nullable: false, nulls: noNulls };
     case 'lifetime_value':
-      return { key: col('lifetime_value'), kind: 'numeric', desc, nullable: false, nulls: noNulls };
+      return { column, key: col('lifetime_value'), kind: 'numeric', desc, nullable: false, nulls: noNulls };
     // customers_last_purchase_idx is (last_purchase DESC NULLS LAST, id DESC); read backwards for ascending
     case 'last_purchase':
-      return { key: col('last_purchase'), kind: 'timestamp', desc, nullable: true, nulls: sql.raw(desc ? 'NULLS LAST' : 'NULLS FIRST') };
+      return { column, key: col('last_purchase'), kind: 'timestamp', desc, nullable: true, nulls: sql.raw(desc ? 'NULLS LAST' : 'NULLS FIRST') };
     // customers_sort_name_idx is ascending (NULLS LAST); read backwards for descending
     case 'name':
-      return { key: NAME_SORT_KEY, kind: 'text', desc, nullable: true, nulls: sql.raw(desc ? 'NULLS FIRST' : 'NULLS LAST') };
+      return { column, key: NAME_SORT_KEY, kind: 'text', desc, nullable: true, nulls: sql.raw(desc ? 'NULLS FIRST' : 'NULLS LAST') };
     default:
       throw new AppError('validation_failed', `unknown sort ${sort}`);
   }
@@ -240,6 +243,7 @@ export interface CustomerFilters {
   tags?: string[];
   minLtv?: number;
   lastPurchaseAfter?: string;
+  lastPurchaseBefore?: string;
   status?: string;
   customerType?: string;
   city?: string;
@@ -262,6 +266,7 @@ export function filterSql(f: CustomerFilters): SQL[] {
   if (f.tags?.length) where.push(sql`c.tags @> ${arr(f.tags)}::text[]`);
   if (f.minLtv !== undefined) where.push(sql`c.lifetime_value >= ${f.minLtv}::numeric`);
   if (f.lastPurchaseAfter) where.push(sql`c.last_purchase >= ${f.lastPurchaseAfter}::timestamptz`);
+  if (f.lastPurchaseBefore) where.push(sql`c.last_purchase < ${f.lastPurchaseBefore}::timestamptz`);
   if (f.status) where.push(sql`c.status = ${f.status}`);
   if (f.customerType) where.push(sql`c.customer_type = ${f.customerType}`);
   if (f.city) where.push(sql`c.city = ${f.city}`);
@@ -277,6 +282,69 @@ export function filterSql(f: CustomerFilters): SQL[] {
 }
 
 export type ListedCustomer = CustomerRow & { sort_key: string | null };
+
+/** The filters that are ranges on a sort key (by the key's column). */
+const KEY_RANGE_FILTERS: Partial<Record<string, (keyof CustomerFilters)[]>> = {
+  created_at: ['createdAfter', 'createdBefore'],
+  last_purchase: ['lastPurchaseAfter', 'lastPurchaseBefore'],
+  lifetime_value: ['minLtv'],
+};
+
+/** Rows of the sort index read, in order, before giving up on finding a page among them. */
+const PROBE_ROWS = 3_000;
+/** Filtered sets up to this large (estimate) are collected and sorted when the probe did not fill the page. */
+const COLLECT_MAX = 100_000;
+
+/** The planner's estimate of the rows matching `where`. */
+async function estimateRows(db: Executor, where: SQL[]): Promise<number> {
+  const [row] = await db.rows<Record<string, unknown>>(sql`
+    EXPLAIN (FORMAT JSON) SELECT 1 FROM customers c WHERE ${sql.join(where, sql` AND `)}`);
+  const raw = row ? Object.values(row)[0] : undefined;
+  const plan = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan?: { 'Plan Rows'?: number } }[] | undefined;
+  return plan?.[0]?.Plan?.['Plan Rows'] ?? Number.POSITIVE_INFINITY;
+}
+
+/**
+ * One page (pass 1) of a filtered listing. Walking the sort index and filtering (what the planner picks
+ * for ORDER BY … LIMIT) is fast when matches are dense among the first rows in sort order, and reads most
+ * of the table when they are not: statuses, tiers, lifetime value, segments and purchase dates all
+ * correlate with sign-up date, so a filter matching 1 % overall can match nothing among the newest
+ * 100,000 customers. So: the first PROBE_ROWS rows in sort order are filtered, which settles filters that
+ * are dense there; when that does not fill the page, a matching set of moderate size (planner's estimate)
+ * is collected through the filter indexes and sorted, and only a large one is left to the ordered scan.
+ */
+async function filteredPage(
+  db: Executor,
+  { tenantId, spec, scope, filters, limit }: { tenantId: string; spec: SortSpec; scope: SQL[]; filters: SQL[]; limit: number },
+): Promise<ListedCustomer[]> {
+  const dir = sql.raw(spec.desc ? 'DESC' : 'ASC');
+  const where = sql.join([...scope, ...filters], sql` AND `);
+  // MATERIALIZED keeps the ORDER BY … LIMIT from being pushed into an ordered index scan; only the id and
+  // the key of each match are kept, the page's rows are read again by primary key.
+  const collect = () => db.rows<ListedCustomer>(sql`
+    WITH m AS MATERIALIZED (
+      SELECT c.id, ${spec.key} AS sort_value FROM customers c WHERE ${where}
+    ), p AS (
+      SELECT id FROM m ORDER BY sort_value ${dir}, id ${dir} LIMIT ${limit}
+    )
+    SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM p
+    JOIN customers c ON c.tenant_id = ${tenantId} AND c.id = p.id
+    ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}`);
+  const probed = await db.rows<ListedCustomer>(sql`
+    SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key
+    FROM (SELECT * FROM customers c WHERE ${sql.join(scope, sql` AND `)}
+          ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir} LIMIT ${PROBE_ROWS}) c
+    WHERE ${sql.join(filters, sql` AND `)}
+    ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
+    LIMIT ${limit}`);
+  if (probed.length === limit) return probed;
+  if ((await estimateRows(db, [...scope, ...filters])) <= COLLECT_MAX) return collect();
+  return db.rows<ListedCustomer>(sql`
+    SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM customers c
+    WHERE ${where}
+    ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
+    LIMIT ${limit}`);
+}
 
 /**
  * One page of live customers in keyset order (sort key, id); `after` is the last row of the
@@ -295,14 +363,23 @@ export async function listCustomers(
 
   // Pass 1: rows with a sort key (all rows when the key is never NULL).
   if (!after || after.key !== null) {
-    const where = [...base];
-    if (spec.nullable) where.push(sql`${spec.key} IS NOT NULL`);
-    if (after) where.push(sql`(${spec.key}, c.id) ${cmp} (${keyParam(spec, after.key!)}, ${after.id}::uuid)`);
-    rows.push(...(await db.rows<ListedCustomer>(sql`
-      SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM customers c
-      WHERE ${sql.join(where, sql` AND `)}
-      ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
-      LIMIT ${input.limit}`)));
+    const scope = [sql`c.tenant_id = ${input.tenantId}`, LIVE];
+    if (spec.nullable) scope.push(sql`${spec.key} IS NOT NULL`);
+    if (after) scope.push(sql`(${spec.key}, c.id) ${cmp} (${keyParam(spec, after.key!)}, ${after.id}::uuid)`);
+    // A range on the sort key itself bounds the index walk (an index condition), as the cursor does.
+    const onKey = Object.fromEntries(Object.entries(input.filters).filter(([k]) => KEY_RANGE_FILTERS[spec.column]?.includes(k as keyof CustomerFilters)));
+    const rest = Object.fromEntries(Object.entries(input.filters).filter(([k]) => !(k in onKey))) as CustomerFilters;
+    scope.push(...filterSql(onKey));
+    const filters = filterSql(rest);
+    // Free-text search stays with the planner: the trigram index settles rare terms, and common ones are
+    // dense among the newest customers.
+    rows.push(...(filters.length === 0 || rest.searchPatterns?.length
+      ? await db.rows<ListedCustomer>(sql`
+          SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM customers c
+          WHERE ${sql.join([...scope, ...filters], sql` AND `)}
+          ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
+          LIMIT ${input.limit}`)
+      : await filteredPage(db, { tenantId: input.tenantId, spec, scope, filters, limit: input.limit })));
   }
   // Pass 2: rows without a sort key, last in either direction, by id.
   if (spec.nullable && rows.length < input.limit) {

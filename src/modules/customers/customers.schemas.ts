@@ -149,6 +149,7 @@ export const ListCustomersQuery = Type.Object(
     tags: Type.Optional(Type.String({ maxLength: 2000, description: 'comma-separated; customers having all of them' })),
     min_ltv: Type.Optional(Type.Number({ minimum: 0 })),
     last_purchase_after: Type.Optional(DateOrDateTime),
+    last_purchase_before: Type.Optional(Type.Union([DateOnly, DateTimeInput], { description: 'exclusive; customers without a purchase never match' })),
     status: Type.Optional(CustomerStatus),
     customer_type: Type.Optional(CustomerType),
     city: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),

@@ -181,6 +181,7 @@ export function customerFilters(config: Config, q: Omit<ListCustomersQuery, 'sor
     tags: splitTags(q.tags),
     minLtv: q.min_ltv,
     lastPurchaseAfter: toTimestamp(q.last_purchase_after),
+    lastPurchaseBefore: toTimestamp(q.last_purchase_before),
     status: q.status,
     customerType: q.customer_type,
     city: q.city,

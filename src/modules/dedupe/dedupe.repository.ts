@@ -1,4 +1,4 @@
-import { arr, sql, type Executor, type SQL } from '../../db/database.js';
+import { arr, setLocalWorkMem, sql, type Executor, type SQL } from '../../db/database.js';
 
 /*
  * All SQL of duplicate detection. Candidate pairs come only from blocks (customers sharing a
@@ -117,7 +117,7 @@ export async function scanAll(tx: Executor, tenantId: string, s: DedupeSettings)
   await noJit(tx);
   // Millions of keys: with the default 4 MB the hash aggregation and the joins spill to disk
   // (external merge sorts); one scan at a time per tenant, so a larger budget is affordable.
-  await tx.run(sql`SET LOCAL work_mem = '256MB'`);
+  await setLocalWorkMem(tx, 256);
   const row = await tx.one<{ n: number }>(sql`
     WITH k AS MATERIALIZED (
       SELECT ${keyColumns('c')} FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE('c')}

@@ -14,9 +14,11 @@ import { findTenant } from '../auth/auth.repository.js';
 import { ingestAndSegment } from '../ingest/ingest.pipeline.js';
 import { hashKey } from '../ingest/ingest.identity.js';
 import { MAX_BATCH } from '../ingest/ingest.schemas.js';
+import { newContactMemo, type ContactMemo } from '../ingest/ingest.validation.js';
 import { findSuppressed } from '../privacy/suppressions.repository.js';
 import { customerEvent, orderEvent, rawOf, resolveMapping, type Converted, type ImportType } from './imports.mapping.js';
 import { inspectFile, readRows, type Encoding, type FileInfo, type FileRow } from './imports.reader.js';
+import { applyNewCustomers } from './imports.bulk.js';
 import * as repo from './imports.repository.js';
 
 /**
@@ -28,7 +30,9 @@ import * as repo from './imports.repository.js';
  * closed, an oversize record, a damaged workbook) before anything is written, then the apply pass
  * in batches of BATCH_ROWS rows. Rows become ingestion events and go through `ingestAndSegment`, the
  * one ingestion entry point: identity resolution, metrics, loyalty, timeline, outbox and segment
- * membership are exactly those of events sent by the platform (see README, Imports).
+ * membership are exactly those of events sent by the platform (see README, Imports). Customer rows of
+ * people not known yet take the bulk path (imports.bulk.ts), which writes exactly what ingesting their
+ * events would, with set-based statements per chunk.
  */
 
 export const IMPORT_JOB = 'imports.run';
@@ -121,6 +125,8 @@ export interface CreateImportInput {
   /** run the job here and wait for it (CLI); default: queue it */
   wait?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** false: every row through the per-event ingestion path, as before the bulk path (tests, profiling); default true */
+  bulk?: boolean;
 }
 
 /**
@@ -158,7 +164,7 @@ export async function createImport(ctx: ImportCtx, input: CreateImportInput): Pr
   });
   const deps = { db: ctx.db, config: ctx.config, log: ctx.log };
   if (input.wait) {
-    await runImport(deps, ctx.tenantId, row.id, { onProgress: input.onProgress });
+    await runImport(deps, ctx.tenantId, row.id, { onProgress: input.onProgress, bulk: input.bulk });
     return getImport(ctx, row.id);
   }
   if (ctx.jobs) {
@@ -214,7 +220,12 @@ export interface RunDeps {
  * recorded batch, and rows of the interrupted batch that were applied come back from ingestion as
  * duplicates (same event ids), so nothing is applied twice.
  */
-export async function runImport(deps: RunDeps, tenantId: string, id: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<void> {
+export async function runImport(
+  deps: RunDeps,
+  tenantId: string,
+  id: string,
+  opts: { onProgress?: (done: number, total: number) => void; bulk?: boolean } = {},
+): Promise<void> {
   const { db } = deps;
   const imp = await repo.startImport(db, tenantId, id);
   if (!imp) return;
@@ -240,25 +251,46 @@ export async function runImport(deps: RunDeps, tenantId: string, id: string, opt
     await repo.setTotalRows(db, tenantId, id, total);
     opts.onProgress?.(imp.processed_rows, total);
 
-    // 2. Apply, batch by batch, resuming after processed_rows.
+    // 2. Apply, batch by batch, resuming after processed_rows; the batches look rows up by key.
+    await repo.analyzeLookupTables(db);
     const tenant = await findTenant(db, tenantId);
     if (!tenant) throw new AppError('tenant_not_found', `tenant ${tenantId} was not found`);
     const state: BatchState = { seen: new Set() };
     let index = 0;
     let batch: FileRow[] = [];
-    const flush = async () => {
-      const outcome = await applyBatch(deps, imp, tenant.currency, batch, state);
-      await repo.recordBatch(db, tenantId, id, { processedRows: index, ...outcome });
-      opts.onProgress?.(index, total);
-      batch = [];
+    let written = 0;
+    let analyzeAt = BATCH_ROWS;
+    const flush = async (rows: FileRow[], processedRows: number) => {
+      const outcome = await applyBatch(deps, imp, tenant.currency, rows, state, opts.bulk !== false);
+      await repo.recordBatch(db, tenantId, id, { processedRows, ...outcome });
+      written += outcome.created;
+      if (!imp.dry_run && written >= analyzeAt) {
+        // the table grew by as much as it had at the last ANALYZE: a few times per import (5k, 10k, 20k … rows)
+        await repo.analyzeLookupTables(db);
+        analyzeAt = written * 2;
+      }
+      opts.onProgress?.(processedRows, total);
+    };
+    // The next batch is read and parsed while the previous one is written (one batch in flight: batches
+    // are applied and recorded in file order, memory stays at two batches).
+    let inFlight: Promise<void> | null = null;
+    const next = async (rows: FileRow[], processedRows: number) => {
+      if (inFlight) await inFlight;
+      inFlight = flush(rows, processedRows);
+      // awaited before the next batch or at the end; no unhandled rejection while the file is read meanwhile
+      inFlight.catch(() => undefined);
     };
     for await (const row of readRows(imp.file_path, info)) {
       index++;
       if (index <= imp.processed_rows) continue;
       batch.push(row);
-      if (batch.length >= BATCH_ROWS) await flush();
+      if (batch.length >= BATCH_ROWS) {
+        await next(batch, index);
+        batch = [];
+      }
     }
-    if (batch.length > 0) await flush();
+    if (batch.length > 0) await next(batch, index);
+    if (inFlight) await inFlight;
   } catch (err) {
     if (err instanceof AppError) {
       await fail(err.code, err.message);
@@ -322,11 +354,16 @@ function registrationEvents(update: Record<string, unknown>): Record<string, unk
   return events;
 }
 
-/** Normalized identity keys of a row (as identity resolution compares them), hashed. */
-function identityKeys(config: Config, c: Extract<Converted, { ok: true }>) {
+/**
+ * Normalized identity keys of a row (as identity resolution compares them), hashed. `memo` keeps the
+ * normalized phones (libphonenumber, some 30 µs a number) for the bulk path's validation of the row.
+ */
+function identityKeys(config: Config, c: Extract<Converted, { ok: true }>, memo?: ContactMemo) {
   const ext = (c.event.customer as { external_id: string | null }).external_id;
   const email = c.email ? normalizeEmail(c.email) : null;
   const phone = c.phone ? normalizePhone(c.phone, config.defaultPhoneRegion) : null;
+  // normalizePhone trims, and so does the validation before it looks the memo up
+  if (memo && c.phone && c.phone.trim()) memo.phones.set(c.phone.trim(), phone);
   const hashes = [ext && hashKey(`x|${ext}`), email && hashKey(`e|${email}`), phone && hashKey(`p|${phone}`)].filter((h): h is number => typeof h === 'number');
   return { ext, email, phone, hashes };
 }
@@ -375,7 +412,7 @@ export function splitLanes(links: number[][], weights: number[], lanes: number):
   return out.filter((l) => l.length > 0);
 }
 
-async function applyBatch(deps: RunDeps, imp: repo.ImportRow, currency: string, rows: FileRow[], state: BatchState): Promise<BatchOutcome> {
+async function applyBatch(deps: RunDeps, imp: repo.ImportRow, currency: string, rows: FileRow[], state: BatchState, bulk: boolean): Promise<BatchOutcome> {
   const { db, config } = deps;
   const tenantId = imp.tenant_id;
   const headers = imp.mapping.headers;
@@ -400,23 +437,43 @@ async function applyBatch(deps: RunDeps, imp: repo.ImportRow, currency: string, 
   // The events of each row: customers known (in the database or earlier in this batch) are updated
   // (their row overwrites), new ones registered; orders are one event each.
   const eventsOf: Record<string, unknown>[][] = ok.map((o) => [o.c.event]);
+  const viaIngestion = ok.map(() => true);
   // what links rows to one person (or one order): rows sharing any of these stay in one lane, in file order
   let links: number[][];
   if (imp.type === 'customers') {
-    const keys = ok.map((o) => identityKeys(config, o.c));
+    const memo = newContactMemo();
+    const keys = ok.map((o) => identityKeys(config, o.c, memo));
+    // Bulk: a row naming a person that no other row of the batch names goes to the bulk path
+    // (imports.bulk.ts) without a look-up here: it looks its rows up under its locks and writes the new
+    // people set-based. A person with several rows in the batch stays on the ingestion path, whose one
+    // transaction folds the rows' changes into one customer.updated, as do the rows it hands back.
+    const rowsWith = new Map<number, number>();
+    for (const k of keys) for (const h of k.hashes) rowsWith.set(h, (rowsWith.get(h) ?? 0) + 1);
+    const direct = bulk ? ok.map((_, i) => i).filter((i) => keys[i].hashes.every((h) => rowsWith.get(h) === 1)) : [];
+    const isDirect = new Set(direct);
+    const lookup = ok.map((_, i) => i).filter((i) => !isDirect.has(i));
     const found = await repo.matchIdentities(db, tenantId, {
-      externalIds: keys.map((k) => k.ext).filter((x): x is string => !!x),
-      emails: keys.map((k) => k.email).filter((x): x is string => !!x),
-      phones: keys.map((k) => k.phone).filter((x): x is string => !!x),
+      externalIds: lookup.map((i) => keys[i].ext).filter((x): x is string => !!x),
+      emails: lookup.map((i) => keys[i].email).filter((x): x is string => !!x),
+      phones: lookup.map((i) => keys[i].phone).filter((x): x is string => !!x),
     });
     const inBatch = new Set<number>();
-    keys.forEach((k, i) => {
+    for (const i of lookup) {
+      const k = keys[i];
       const known = (k.ext && found.externalIds.has(k.ext)) || (k.email && found.emails.has(k.email)) || (k.phone && found.phones.has(k.phone))
         || k.hashes.some((h) => inBatch.has(h));
       if (!known) eventsOf[i] = registrationEvents(ok[i].c.event);
       for (const h of k.hashes) inBatch.add(h);
-    });
+    }
     links = keys.map((k) => k.hashes);
+    if (direct.length > 0) {
+      for (const i of direct) eventsOf[i] = registrationEvents(ok[i].c.event);
+      const r = await applyNewCustomers(deps, { tenantId, actor: imp.actor }, direct.map((i) => ({ row: i, events: eventsOf[i] })), memo);
+      out.created += r.applied.length;
+      for (const i of r.applied) viaIngestion[i] = false;
+      // rows of people a live customer has an identifier of (the bulk path looked): updates, as above
+      for (const i of r.known) eventsOf[i] = [ok[i].c.event];
+    }
   } else {
     // partitioning only: the raw values are close enough (a person written two ways just waits on its locks)
     links = ok.map(({ c }) => [
@@ -454,7 +511,9 @@ async function applyBatch(deps: RunDeps, imp: repo.ImportRow, currency: string, 
     }
   };
   // allSettled: when one lane fails, the other still finishes its chunk before the batch is given up
-  const settled = await Promise.allSettled(splitLanes(links, eventsOf.map((e) => e.length), LANES).map(runLane));
+  const rest = ok.map((_, i) => i).filter((i) => viaIngestion[i]);
+  const lanes = splitLanes(rest.map((i) => links[i]), rest.map((i) => eventsOf[i].length), LANES).map((lane) => lane.map((j) => rest[j]));
+  const settled = await Promise.allSettled(lanes.map(runLane));
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   out.errors.sort((a, b) => a.rowNumber - b.rowNumber);
 

@@ -32,23 +32,7 @@ export async function ingestAndSegment(
   const touched = new Set<string>();
   for (const r of result.results) if (r.status === 'accepted' && r.customer_id) touched.add(r.customer_id);
   if (touched.size > 0) {
-    try {
-      await reevaluateCustomers(db, ctx.tenantId, [...touched]);
-    } catch (err) {
-      ctx.log?.error({ err, tenantId: ctx.tenantId }, 'segment re-evaluation after ingestion failed; the scheduled refresh will repair it');
-    }
-    try {
-      // One insert per batch; the dedupe.incremental job enriches them and looks for duplicates.
-      await queueCustomers(db, ctx.tenantId, [...touched]);
-    } catch (err) {
-      ctx.log?.error({ err, tenantId: ctx.tenantId }, 'queueing customers for duplicate detection failed; the next full scan covers them');
-    }
-    try {
-      // One insert per batch; the analytics.refresh_queued_scores ticker refreshes their scores.
-      await queueScoreRefresh(db, ctx.tenantId, [...touched]);
-    } catch (err) {
-      ctx.log?.error({ err, tenantId: ctx.tenantId }, 'queueing customers for a score refresh failed; the daily refresh covers them');
-    }
+    await afterIngestion(db, ctx.tenantId, [...touched], ctx.log);
     try {
       // Event-triggered workflows (purchase, signup, post_event, custom.*): one insert per batch.
       if (ctx.enrollWorkflows !== false) await enrollFromIngest(db, ctx.tenantId, events, result.results);
@@ -57,4 +41,26 @@ export async function ingestAndSegment(
     }
   }
   return result;
+}
+
+/**
+ * What follows every committed write of ingested data for the customers it touched (ingestAndSegment, the bulk
+ * path of imports): re-evaluation against every auto-update segment, and one insert each into the duplicate
+ * detection queue (the dedupe.incremental job) and the score refresh queue (the analytics.refresh_queued_scores
+ * ticker). The three are independent and run side by side; a failure is logged, not thrown: the data stays
+ * applied and the scheduled segment refresh, the next full duplicate scan and the daily score refresh repair it.
+ */
+export async function afterIngestion(db: Database, tenantId: string, customerIds: string[], log?: Pick<FastifyBaseLogger, 'error'>): Promise<void> {
+  const followUp = async (run: () => Promise<unknown>, message: string) => {
+    try {
+      await run();
+    } catch (err) {
+      log?.error({ err, tenantId }, message);
+    }
+  };
+  await Promise.all([
+    followUp(() => reevaluateCustomers(db, tenantId, customerIds), 'segment re-evaluation after ingestion failed; the scheduled refresh will repair it'),
+    followUp(() => queueCustomers(db, tenantId, customerIds), 'queueing customers for duplicate detection failed; the next full scan covers them'),
+    followUp(() => queueScoreRefresh(db, tenantId, customerIds), 'queueing customers for a score refresh failed; the daily refresh covers them'),
+  ]);
 }

@@ -171,7 +171,7 @@ async function insertNewCustomers(
       customerId: nc.id,
       type: 'customer.created',
       occurredAt: opts.createdAt(g),
-      summary: `Customer created (source: ${source})`,
+      summary: createdSummary(source),
       data: { source, external_id: nc.externalId, email: nc.email, phone: nc.phone },
       sourceId: opts.sourceIdOf?.(g) ?? null,
       actor: ctx.actor,
@@ -200,11 +200,16 @@ function profileChanges(before: Record<string, unknown>, after: Record<string, u
   return changes;
 }
 
+/** Timeline summaries of what ingestion writes (the import bulk path writes the same entries). */
+export const createdSummary = (source: string) => `Customer created (source: ${source})`;
+export const registeredSummary = (source: unknown) => `Registered${source ? ` (source: ${String(source)})` : ''}`;
+export const updatedSummary = (fields: string[]) => `Profile updated: ${fields.join(', ')}`;
+
 /**
  * customer.created for a customer made by identity resolution (ingestion, identify): the identity
  * and source it was created with; the rest of the profile follows from later events.
  */
-function createdEvent(a: NewActivity): NewOutboxEvent {
+export function createdEvent(a: NewActivity): NewOutboxEvent {
   const d = a.data as { source: string; external_id: string | null; email: string | null; phone: string | null };
   return {
     type: 'customer.created',
@@ -746,7 +751,7 @@ async function applyPart(tx: Executor, ctx: IngestContext, valid: ValidEvent[], 
         }
         if (d.consent && fill.consent === undefined) fill.consent = { ...d.consent, updated_at: e.occurredAt };
         if (d.preferences) fill.preferences = { ...d.preferences, ...(fill.preferences as object | undefined) };
-        summary = `Registered${d.source ? ` (source: ${d.source})` : ''}`;
+        summary = registeredSummary(d.source);
         break;
       }
       case 'customer.updated': {
@@ -758,7 +763,7 @@ async function applyPart(tx: Executor, ctx: IngestContext, valid: ValidEvent[], 
           else if (f === 'preferences' || f === 'custom_fields') set[f] = { ...(set[f] as object | undefined), ...(v as object) };
           else set[f] = v;
         }
-        summary = `Profile updated: ${Object.keys(changes).join(', ')}`;
+        summary = updatedSummary(Object.keys(changes));
         data = { changes };
         break;
       }

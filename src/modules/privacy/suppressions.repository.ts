@@ -60,6 +60,32 @@ export async function findSuppressed(
   return out;
 }
 
+/** findSuppressed for both channels in one round trip: answers the given values suppressed per channel. */
+export async function findSuppressedByChannel(
+  exec: Executor,
+  tenantId: string,
+  values: { email: readonly string[]; sms: readonly string[] },
+): Promise<{ email: Set<string>; sms: Set<string> }> {
+  const out = { email: new Set<string>(), sms: new Set<string>() };
+  const byKey = new Map<string, { channel: SuppressionChannel; values: string[] }>();
+  for (const channel of ['email', 'sms'] as const) {
+    for (const v of new Set(values[channel].filter((x) => typeof x === 'string' && x.length > 0))) {
+      const key = `${channel}|${suppressionHash(channel, v)}`;
+      const entry = byKey.get(key);
+      if (entry) entry.values.push(v);
+      else byKey.set(key, { channel, values: [v] });
+    }
+  }
+  if (byKey.size === 0) return out;
+  const keys = [...byKey.keys()].map((k) => k.split('|') as [SuppressionChannel, string]);
+  const rows = await exec.rows<{ channel: SuppressionChannel; value_hash: string }>(sql`
+    SELECT s.channel, s.value_hash
+    FROM unnest(${arr(keys.map((k) => k[0]))}::text[], ${arr(keys.map((k) => k[1]))}::text[]) AS k(channel, value_hash)
+    JOIN suppressions s ON s.tenant_id = ${tenantId}::uuid AND s.channel = k.channel AND s.value_hash = k.value_hash`);
+  for (const r of rows) for (const v of byKey.get(`${r.channel}|${r.value_hash}`)?.values ?? []) out[r.channel].add(v);
+  return out;
+}
+
 /** Removes addresses listed for one of `reasons` (a person grants consent again). */
 export async function removeSuppressions(
   exec: Executor,

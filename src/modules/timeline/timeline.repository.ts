@@ -22,6 +22,11 @@ export interface NewActivity {
  */
 export async function insertActivities(db: Executor, tenantId: string, rows: NewActivity[]): Promise<void> {
   if (rows.length === 0) return;
+  await db.run(insertActivitiesSql(tenantId, rows));
+}
+
+/** The INSERT statement of insertActivities (at least one row), for callers that fold it into a bigger statement. */
+export function insertActivitiesSql(tenantId: string, rows: readonly NewActivity[]): SQL {
   const actor = rows[0].actor ?? null;
   const shared = rows.every((r) => (r.actor ?? null) === actor);
   const payload = JSON.stringify(
@@ -35,10 +40,10 @@ export async function insertActivities(db: Executor, tenantId: string, rows: New
       ...(shared ? {} : { a: r.actor ?? null }),
     })),
   );
-  await db.run(sql`
+  return sql`
     INSERT INTO activities (tenant_id, customer_id, type, occurred_at, summary, data, source_id, actor)
     SELECT ${tenantId}::uuid, t.c, t.t, t.o, t.s, t.d, t.src, ${shared ? sql`${actor}::text` : sql`t.a`}
-    FROM jsonb_to_recordset(${payload}::jsonb) AS t(c uuid, t text, o timestamptz, s text, d jsonb, src text, a text)`);
+    FROM jsonb_to_recordset(${payload}::jsonb) AS t(c uuid, t text, o timestamptz, s text, d jsonb, src text, a text)`;
 }
 
 export interface ActivityRow {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/database.js';
@@ -23,6 +24,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WEB = path.join(ROOT, 'web');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const PASSWORD = 'correct horse battery staple';
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.js');
 
 let ctx: TestContext;
 let tenantId: string;
@@ -95,6 +97,31 @@ afterEach(async ({ task }) => {
   }
 });
 
+/** A violation as axe-core reports it (only the fields the failure message uses). */
+interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] }
+interface AxeResults { violations: AxeViolation[]; passes: { id: string }[] }
+
+/**
+ * Runs axe-core's WCAG 2 A/AA rules on the page as shown and returns its violations in readable
+ * lines (rule, impact, element selector, what fails): an empty list means the page passes.
+ */
+async function axeViolations(): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  // this file compiles without DOM types; the callback runs in the browser, where axe.js defined `axe`
+  const violations = await page.evaluate(async () => {
+    const g = globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<AxeResults> }; document: unknown };
+    const result = await g.axe.run(g.document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+    return {
+      contrastChecked: [...result.passes, ...result.violations].some((r) => r.id === 'color-contrast'),
+      list: result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })) })),
+    };
+  });
+  // the contrast rule ran on text of this page (an empty list must not come from a page without text)
+  expect(violations.contrastChecked).toBe(true);
+  return violations.list.flatMap((v) => v.nodes.map((n) =>
+    `${v.id} (${v.impact ?? 'n/a'}): ${n.target.map(String).join(' ')} — ${v.help}; ${(n.failureSummary ?? '').replace(/\s+/g, ' ').trim()}`));
+}
+
 /** The page's scrolled width: wider than the viewport means something overflows sideways. */
 async function pageWidth(): Promise<number> {
   // this file compiles without DOM types; the callback runs in the browser
@@ -103,7 +130,9 @@ async function pageWidth(): Promise<number> {
 
 async function screenshot(name: string, width: number) {
   await page.setViewportSize({ width, height: width < 600 ? 812 : 900 });
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+  // the navigation slides away below 768 px: the picture is of the layout once it has settled
+  await expect.poll(pageWidth, { timeout: 20_000 }).toBeLessThanOrEqual(width);
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true, animations: 'disabled' });
 }
 
 describe('admin UI in Chromium', () => {
@@ -123,8 +152,33 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('table', { name: 'RFM grid (recency × frequency)' }).waitFor();
     await page.getByRole('table', { name: 'Cohort retention' }).waitFor();
     await page.locator('.recharts-surface').first().waitFor();
+    // every chart and table of the dashboard is there, none with an API error. The CLV model needs
+    // data it can fit (the API answers 422 otherwise): then the top customers are those by LTV so far.
+    const ltv = await ctx.app.inject({ url: '/api/crm/analytics/ltv?top=10', headers: apiHeaders });
+    expect([200, 422]).toContain(ltv.statusCode);
+    const fitted = ltv.statusCode === 200;
+    const top = fitted ? 'Top customers by predicted CLV' : 'Top customers by lifetime value so far';
+    // without a fitted model the distribution shown is that of the lifetime value so far
+    const distributionName = fitted ? 'Predicted CLV distribution' : 'Lifetime value so far';
+    for (const name of ['Acquisition trend (new buyers per month)', 'Revenue by month', 'RFM grid (recency × frequency)', 'Cohort retention',
+      distributionName, top, 'Segment growth (30 days)']) {
+      const section = page.getByRole('region', { name, exact: true });
+      await section.waitFor();
+      await expect.poll(() => section.getByText('Loading…').count(), { timeout: 20_000 }).toBe(0);
+      expect(await section.getByRole('alert').count(), name).toBe(0);
+    }
+    const distribution = page.getByRole('region', { name: distributionName, exact: true });
+    if (!fitted) await distribution.getByRole('status').getByText('Not enough purchase history for the prediction yet').waitFor();
+    await distribution.locator('.recharts-surface').waitFor();
+    const topTable = page.getByRole('table', { name: top });
+    await topTable.getByRole('row').nth(10).waitFor();
+    if (!fitted) {
+      const best = (await ctx.app.inject({ url: '/api/crm/customers?sort=-lifetime_value&limit=1', headers: apiHeaders })).json().data[0];
+      await topTable.getByRole('row').nth(1).getByRole('link', { name: best.name }).waitFor();
+    }
     await screenshot('dashboard', 1280);
     await screenshot('dashboard', 375);
+    expect(await pageWidth()).toBeLessThanOrEqual(375);
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -144,7 +198,19 @@ describe('admin UI in Chromium', () => {
     await page.getByText('Total spend').first().waitFor();
     await screenshot('profile', 1280);
     await screenshot('profile', 375);
+    expect(await pageWidth()).toBeLessThanOrEqual(375);
     await page.setViewportSize({ width: 1280, height: 900 });
+
+    // every tab loads without an API error (the panels stay mounted, so they load with the page)
+    for (const tab of ['Timeline', 'Orders & tickets', 'Attendance', 'Notes', 'Segments', 'Loyalty', 'Consent', 'Duplicates']) {
+      await page.getByRole('tab', { name: tab, exact: true }).click();
+      const panel = page.getByRole('tabpanel', { name: tab, exact: true });
+      await expect.poll(() => panel.getByText('Loading…').count(), { timeout: 20_000 }).toBe(0);
+      expect(await panel.getByRole('alert').count(), tab).toBe(0);
+      expect((await panel.innerText()).trim().length, tab).toBeGreaterThan(0);
+    }
+    await page.getByRole('tab', { name: 'Orders & tickets' }).click();
+    await page.getByRole('tabpanel', { name: 'Orders & tickets' }).getByRole('row').first().waitFor();
 
     await page.getByRole('tab', { name: 'Interactions' }).click();
     const form = page.getByRole('form', { name: 'Log an interaction' });
@@ -249,6 +315,22 @@ describe('admin UI in Chromium', () => {
     const tagged = await ctx.db.one<{ n: number }>(sql`
       SELECT count(*)::int AS n FROM customers WHERE tenant_id = ${tenantId} AND 'front-row' = ANY(tags)`);
     expect(tagged!.n).toBe(2);
+
+    // a filter (kept in the address) and a column chosen to show
+    await page.getByRole('button', { name: 'Filters' }).click();
+    await page.getByLabel('Tags (comma separated)').fill('front-row');
+    await page.getByLabel('Tags (comma separated)').press('Enter');
+    await expect.poll(() => table.getByRole('row').count(), { timeout: 20_000 }).toBe(3);
+    expect(page.url()).toContain('tags=front-row');
+    expect(await table.getByRole('columnheader', { name: 'Tags', exact: true }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Columns' }).click();
+    await page.getByRole('checkbox', { name: 'Tags', exact: true }).check();
+    await table.getByRole('columnheader', { name: 'Tags', exact: true }).waitFor();
+    await expect.poll(() => table.getByRole('row').filter({ hasText: 'front-row' }).count(), { timeout: 20_000 }).toBe(2);
+    await page.keyboard.press('Escape');
+    await screenshot('customers', 375);
+    expect(await pageWidth()).toBeLessThanOrEqual(375);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('imports a CSV with one bad row: dry run with the suggested mapping, then the import and its error rows', async () => {
@@ -284,7 +366,9 @@ describe('admin UI in Chromium', () => {
     await form.getByLabel('Campaign name').fill('Autumn season');
     await form.getByRole('textbox', { name: 'Audience (segments)' }).click();
     await page.getByRole('option', { name: /^Big spenders who come back/ }).click();
-    await form.getByLabel('Subject').fill('Your autumn tickets, {{ customer.first_name }}');
+    // no A/B test: one subject
+    expect(await form.getByRole('switch', { name: 'A/B test' }).isChecked()).toBe(false);
+    await form.getByRole('textbox', { name: 'Subject', exact: true }).fill('Your autumn tickets, {{ customer.first_name }}');
     await form.getByRole('button', { name: 'Save draft' }).click();
     const card = page.getByRole('region', { name: 'Autumn season' });
     await card.getByText('Draft', { exact: true }).waitFor();
@@ -298,6 +382,12 @@ describe('admin UI in Chromium', () => {
     expect(scheduled!.send_at.getUTCFullYear()).toBe(2030);
     await card.getByRole('button', { name: 'Send now' }).click();
     await card.getByText('Sending', { exact: true }).waitFor();
+    // paused and resumed before the (test's stand-in for the) job runs
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await card.getByLabel('Status: Paused').waitFor();
+    expect((await ctx.db.one<{ status: string }>(sql`SELECT status FROM campaigns WHERE tenant_id = ${tenantId} AND name = 'Autumn season'`))!.status).toBe('paused');
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await card.getByLabel('Status: Sending').waitFor();
     const row = await ctx.db.one<{ id: string; status: string; subject: string }>(sql`
       SELECT id, status, subject FROM campaigns WHERE tenant_id = ${tenantId} AND name = 'Autumn season'`);
     expect(row).toMatchObject({ status: 'sending', subject: 'Your autumn tickets, {{ customer.first_name }}' });
@@ -345,9 +435,141 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('option', { name: new RegExp(first!.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) }).click();
     await preview.getByText(`See you soon, ${first!.first_name}`, { exact: true }).waitFor();
     await preview.frameLocator('iframe').getByText(`Hello ${first!.first_name},`).waitFor();
+    // unsaved edits show in the preview as they are typed; nothing is saved until Save
+    await editor.getByLabel('Subject').fill('Front row for {{ customer.first_name }}');
+    await editor.getByLabel(/^Body/).fill('<p>Seats wait for {{ customer.first_name | upcase }} in row {{ 2 | plus: 1 }}.</p>');
+    await preview.getByText(`Front row for ${first!.first_name}`, { exact: true }).waitFor();
+    await preview.frameLocator('iframe').getByText(`Seats wait for ${first!.first_name.toUpperCase()} in row 3.`).waitFor();
+    await preview.getByText('The preview shows your unsaved changes.').waitFor();
+    const stored = await ctx.db.one<{ subject: string; body: string }>(sql`SELECT subject, body FROM templates WHERE tenant_id = ${tenantId} AND name = 'Welcome back'`);
+    expect(stored!.subject).toBe('See you soon, {{ customer.first_name }}');
+    expect(stored!.body).toContain('Hello {{ customer.first_name }},');
+    // a Liquid mistake in the draft is reported in plain words, with its line
+    await editor.getByLabel(/^Body/).fill('<p>ok</p>\n{{ customer.first_name | nosuchfilter }}');
+    await preview.getByRole('alert').getByText(/nosuchfilter/).waitFor();
+    await editor.getByLabel(/^Body/).fill('<p>Seats wait for {{ customer.first_name | upcase }} in row {{ 2 | plus: 1 }}.</p>');
+    await preview.frameLocator('iframe').getByText(`Seats wait for ${first!.first_name.toUpperCase()} in row 3.`).waitFor();
     await screenshot('campaign', 375);
     expect(await pageWidth()).toBeLessThanOrEqual(375);
     await screenshot('campaign', 1280);
+  });
+
+  it('creates an A/B campaign in the form and shows its variants, links and opens/clicks over time from real tracking hits', async () => {
+    const call = (method: 'GET' | 'POST', url: string, payload?: object) =>
+      ctx.app.inject({ method, url: `/api/crm${url}`, headers: apiHeaders, ...(payload ? { payload } : {}) });
+    await page.goto(`${baseUrl}/admin/campaigns`);
+    await page.getByRole('button', { name: 'New campaign' }).click();
+    const form = page.getByRole('form', { name: 'New campaign' });
+    await form.getByLabel('Campaign name').fill('Subject test');
+    await form.getByRole('textbox', { name: 'Audience (segments)' }).click();
+    await page.getByRole('option', { name: /^Big spenders who come back/ }).click();
+    // (the switch's input is drawn over by its track: its label is what a user clicks)
+    await form.getByText('A/B test', { exact: true }).click();
+    expect(await form.getByRole('switch', { name: 'A/B test' }).isChecked()).toBe(true);
+    const ab = form.getByRole('group', { name: 'A/B test' });
+    // the single subject gives way to the two variants
+    expect(await form.getByRole('textbox', { name: 'Subject', exact: true }).count()).toBe(0);
+    await ab.getByLabel('Subject A').fill('Autumn at the hall');
+    const save = form.getByRole('button', { name: 'Save draft' });
+    expect(await save.isDisabled()).toBe(true); // subject B is missing
+    await ab.getByLabel('Subject B').fill('Your seat is waiting');
+    // the API takes 2–100 %: 1 is refused in the form
+    await ab.getByLabel('Test groups (% of the audience)').fill('1');
+    await ab.getByText('2–100').waitFor();
+    expect(await save.isDisabled()).toBe(true);
+    await ab.getByLabel('Test groups (% of the audience)').fill('60');
+    await ab.getByLabel('Wait before picking the winner (hours)').fill('0');
+    await ab.getByText('Click rate').click();
+    await form.getByLabel(/^Content/).fill('<html><body><p>Hi {{ customer.first_name }}</p><a href="https://tickets.example.com/autumn">Autumn</a> '
+      + '<a href="https://tickets.example.com/winter">Winter</a> <a href="{{ unsubscribe_url }}">Unsubscribe</a></body></html>');
+    await save.click();
+    const draft = page.getByRole('region', { name: 'Subject test' });
+    await draft.getByText('A/B: 60% test, winner by Click rate after 0 h', { exact: false }).waitFor();
+    const stored = await ctx.db.one<{ id: string; subject: string; ab_test: unknown }>(sql`
+      SELECT id, subject, ab_test FROM campaigns WHERE tenant_id = ${tenantId} AND name = 'Subject test'`);
+    expect(stored).toMatchObject({
+      subject: 'Autumn at the hall',
+      ab_test: { subjects: ['Autumn at the hall', 'Your seat is waiting'], split_percent: 60, metric: 'click', wait_hours: 0 },
+    });
+    const id = stored!.id;
+    await draft.getByRole('button', { name: 'Details' }).click();
+    await draft.getByRole('button', { name: 'Send now' }).click();
+    await draft.getByText('Sending', { exact: true }).waitFor();
+    expect((await runCampaignSend({ db: ctx.db, config: ctx.config }, tenantId, id)).state).toBe('finished');
+
+    // hit the tracking URLs of the messages in the outbox, as a mail client would
+    const recipients: { variant: string | null; message_id: string | null; sent_at: string | null }[] = [];
+    for (let cursor: string | null = null, first = true; first || cursor; first = false) {
+      const res: { data: typeof recipients; next_cursor: string | null } = (await call('GET', `/campaigns/${id}/recipients?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      recipients.push(...res.data);
+      cursor = res.next_cursor;
+    }
+    // (customers without marketing consent have a suppressed message, with no content)
+    const sentTo = (v: string) => recipients.filter((r) => r.variant === v && r.message_id && r.sent_at);
+    const a = sentTo('a');
+    const b = sentTo('b');
+    expect(a.length).toBeGreaterThan(2);
+    expect(b.length).toBeGreaterThan(1);
+    const urls = async (messageId: string) => {
+      const m = (await call('GET', `/messages/${messageId}`)).json();
+      const html = String(m.html).replace(/&amp;/g, '&');
+      const local = (u: string) => { const x = new URL(u); return x.pathname + x.search; };
+      const clicks = [...html.matchAll(/href="([^"]+\/track\/click\/[^"]+)"/g)].map((x) => local(x[1]!));
+      return { open: local(/src="([^"]+\/track\/open\/[^"]+)"/.exec(html)![1]!), autumn: clicks.find((u) => u.includes('autumn'))!, winter: clicks.find((u) => u.includes('winter'))! };
+    };
+    const hit = async (url: string) => expect((await ctx.app.inject({ method: 'GET', url })).statusCode).toBeLessThan(400);
+    // variant a: three opens by two people, one click on autumn; variant b: one open, two clicks on winter by one person
+    const a0 = await urls(a[0]!.message_id!);
+    const a1 = await urls(a[1]!.message_id!);
+    const b0 = await urls(b[0]!.message_id!);
+    await hit(a0.open);
+    await hit(a0.open);
+    await hit(a1.open);
+    await hit(a1.autumn);
+    await hit(b0.open);
+    await hit(b0.winter);
+    await hit(b0.winter);
+
+    const stats = (await call('GET', `/campaigns/${id}/stats`)).json();
+    const va = stats.variants.find((v: { variant: string }) => v.variant === 'a');
+    const vb = stats.variants.find((v: { variant: string }) => v.variant === 'b');
+    expect(va).toMatchObject({ unique_opens: 2, unique_clicks: 1 });
+    expect(vb).toMatchObject({ unique_opens: 1, unique_clicks: 1 });
+    expect(stats.links).toEqual(expect.arrayContaining([
+      { url: 'https://tickets.example.com/autumn', clicks: 1, unique_clicks: 1 },
+      { url: 'https://tickets.example.com/winter', clicks: 2, unique_clicks: 1 },
+    ]));
+    const opens = stats.over_time.reduce((n: number, x: { opens: number }) => n + x.opens, 0);
+    const clicks = stats.over_time.reduce((n: number, x: { clicks: number }) => n + x.clicks, 0);
+    expect([opens, clicks]).toEqual([4, 3]);
+
+    await page.goto(`${baseUrl}/admin/campaigns`);
+    const card = page.getByRole('region', { name: 'Subject test' });
+    await card.getByRole('button', { name: 'Details' }).click();
+    const n = (x: number) => x.toLocaleString('en-GB');
+    const variants = card.getByRole('table', { name: 'A/B variants' });
+    const rowA = variants.getByRole('row').filter({ hasText: 'Autumn at the hall' });
+    const rowB = variants.getByRole('row').filter({ hasText: 'Your seat is waiting' });
+    await rowA.getByRole('cell').nth(2).getByText(n(va.sent), { exact: true }).waitFor();
+    expect((await rowA.getByRole('cell').allTextContents()).slice(2, 5)).toEqual([n(va.sent), '2', '1']);
+    expect((await rowB.getByRole('cell').allTextContents()).slice(2, 5)).toEqual([n(vb.sent), '1', '1']);
+    const links = card.getByRole('table', { name: 'Links' });
+    expect(await links.getByRole('row').filter({ hasText: 'https://tickets.example.com/autumn' }).getByRole('cell').allTextContents())
+      .toEqual(['https://tickets.example.com/autumn', '1', '1']);
+    expect(await links.getByRole('row').filter({ hasText: 'https://tickets.example.com/winter' }).getByRole('cell').allTextContents())
+      .toEqual(['https://tickets.example.com/winter', '2', '1']);
+    // the chart, and its figures for screen readers
+    const overTime = card.getByRole('region', { name: 'Opens and clicks over time' });
+    await overTime.locator('.recharts-surface').first().waitFor();
+    const figures = overTime.getByRole('table', { name: 'Opens and clicks over time' });
+    const cells = async (col: number) => (await figures.getByRole('row').all()).slice(1).map(async (r) => Number((await r.getByRole('cell').nth(col).textContent())!.replace(/\D/g, '')));
+    expect((await Promise.all(await cells(2))).reduce((x, y) => x + y, 0)).toBe(4);
+    expect((await Promise.all(await cells(3))).reduce((x, y) => x + y, 0)).toBe(3);
+    await overTime.getByText('By day').click();
+    await expect.poll(async () => figures.getByRole('row').count(), { timeout: 20_000 }).toBe(2);
+    await screenshot('campaign-stats', 375);
+    expect(await pageWidth()).toBeLessThanOrEqual(375);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('enables a ready-made journey in one click', async () => {
@@ -364,11 +586,16 @@ describe('admin UI in Chromium', () => {
     const row = await ctx.db.one<{ id: string; active: boolean }>(sql`SELECT id, active FROM workflows WHERE tenant_id = ${tenantId} AND name = ${name}`);
     expect(row).toMatchObject({ active: true });
 
-    // Step editor: counts of in-progress enrollments per step, then a step added and saved.
+    // Step editor: counts of in-progress enrollments per step (counted by the API over all
+    // enrollments), then a step added and saved.
     const before = (await ctx.app.inject({ method: 'GET', url: `/api/crm/workflows/${row!.id}`, headers: apiHeaders })).json();
+    const stats = (await ctx.app.inject({ method: 'GET', url: `/api/crm/workflows/${row!.id}/stats`, headers: apiHeaders })).json();
     const enrolled = (await ctx.app.inject({ method: 'GET', url: `/api/crm/workflows/${row!.id}/enrollments?status=active&limit=500`, headers: apiHeaders })).json();
     const firstStep = before.steps[0].id as string;
-    const atFirst = enrolled.data.filter((e: { current_step_id: string | null }) => e.current_step_id === firstStep).length;
+    const atFirst = stats.steps[0].active as number;
+    expect(stats.steps[0].step_id).toBe(firstStep);
+    // with fewer than a page of enrollments, the aggregate agrees with counting the list
+    expect(atFirst).toBe(enrolled.data.filter((e: { current_step_id: string | null }) => e.current_step_id === firstStep).length);
     await journey.getByRole('button', { name: 'Steps and counts' }).click();
     const editor = journey.getByRole('list', { name: 'Step editor' });
     await editor.getByRole('listitem').first().getByText(`${atFirst.toLocaleString('en-GB')} here now`).waitFor();
@@ -387,6 +614,135 @@ describe('admin UI in Chromium', () => {
     await screenshot('journey', 375);
     expect(await pageWidth()).toBeLessThanOrEqual(375);
     await screenshot('journey', 1280);
+  });
+
+  it('edits a journey trigger, builds a nested condition with the segment rule builder and sets action steps with their own inputs', async () => {
+    const club = await ctx.app.inject({ method: 'POST', url: '/api/crm/segments', headers: apiHeaders, payload: { name: 'Front row club', type: 'static' } });
+    expect(club.statusCode, club.body).toBe(201);
+    const created = await ctx.app.inject({
+      method: 'POST', url: '/api/crm/workflows', headers: apiHeaders,
+      payload: { name: 'Lapsed big spenders', trigger_type: 'signup', steps: [{ id: 'tag', type: 'add_tag', config: { tag: 'lapsed' } }] },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const wf = created.json();
+    const read = async () => (await ctx.app.inject({ method: 'GET', url: `/api/crm/workflows/${wf.id}`, headers: apiHeaders })).json();
+    // created through the API: a fresh page load shows it (lists are cached for a while)
+    await page.goto(`${baseUrl}/admin/journeys`);
+    const journey = page.getByRole('region', { name: 'Lapsed big spenders' });
+    await journey.getByText('Trigger: Sign-up').waitFor();
+    await journey.getByRole('button', { name: 'Steps and counts' }).click();
+
+    // the trigger: inactivity after 120 days, then "enters a segment" with a segment picked by name
+    const trigger = journey.getByRole('form', { name: 'Trigger' });
+    await trigger.getByRole('textbox', { name: 'Starts on' }).click();
+    await page.getByRole('option', { name: 'Inactivity', exact: true }).click();
+    await trigger.getByLabel('Days without a purchase').fill('120');
+    await trigger.getByRole('button', { name: 'Save trigger' }).click();
+    await trigger.getByRole('status').getByText('Trigger saved.').waitFor();
+    expect(await read()).toMatchObject({ trigger_type: 'inactivity', trigger_config: { days: 120 } });
+    await journey.getByText('Trigger: Inactivity').waitFor();
+
+    const segment = await ctx.db.one<{ id: string }>(sql`SELECT id FROM segments WHERE tenant_id = ${tenantId} AND name = 'Big spenders who come back'`);
+    await trigger.getByRole('textbox', { name: 'Starts on' }).click();
+    await page.getByRole('option', { name: 'Enters a segment', exact: true }).click();
+    expect(await trigger.getByRole('button', { name: 'Save trigger' }).isDisabled()).toBe(true);
+    await trigger.getByRole('textbox', { name: 'Segment' }).click();
+    await page.getByRole('option', { name: 'Big spenders who come back' }).click();
+    await trigger.getByRole('button', { name: 'Save trigger' }).click();
+    await trigger.getByRole('status').getByText('Trigger saved.').waitFor();
+    expect(await read()).toMatchObject({ trigger_type: 'segment_entered', trigger_config: { segment_id: segment!.id } });
+
+    // a condition step: total_spend >= 250 AND (events_attended >= 3 OR city = Cluj-Napoca)
+    const editor = journey.getByRole('list', { name: 'Step editor' });
+    await journey.getByRole('button', { name: 'Add step' }).click();
+    const step = editor.getByRole('listitem').nth(1);
+    await step.getByRole('textbox', { name: 'Step 2: type' }).click();
+    await page.getByRole('option', { name: 'Condition (yes/no)', exact: true }).click();
+    const rule = step.getByRole('group', { name: 'Step 2: condition' });
+    const root = rule.getByRole('group', { name: 'Group, level 1' });
+    const first = root.getByRole('group', { name: 'Condition' }).first();
+    await first.getByLabel('Operator', { exact: true }).click();
+    await page.getByRole('option', { name: 'at least', exact: true }).click();
+    await first.getByLabel('Value', { exact: true }).fill('250');
+    // an incomplete rule cannot be saved
+    await root.getByRole('button', { name: 'Add group' }).first().click();
+    const nested = rule.getByRole('group', { name: 'Group, level 2' });
+    const n1 = nested.getByRole('group', { name: 'Condition' }).first();
+    await n1.getByLabel('Field', { exact: true }).click();
+    await page.getByRole('option', { name: 'Events attended' }).click();
+    await journey.getByText('Complete the condition first').waitFor();
+    expect(await journey.getByRole('button', { name: 'Save steps' }).isDisabled()).toBe(true);
+    await n1.getByLabel('Operator', { exact: true }).click();
+    await page.getByRole('option', { name: 'at least', exact: true }).click();
+    await n1.getByLabel('Value', { exact: true }).fill('3');
+    await nested.getByRole('button', { name: 'Add condition' }).click();
+    const n2 = nested.getByRole('group', { name: 'Condition' }).nth(1);
+    await n2.getByLabel('Field', { exact: true }).click();
+    await page.getByRole('option', { name: 'City', exact: true }).click();
+    await n2.getByLabel('Operator', { exact: true }).click();
+    await page.getByRole('option', { name: 'is', exact: true }).click();
+    await n2.getByLabel('Value', { exact: true }).fill('Cluj-Napoca');
+    await journey.getByRole('button', { name: 'Save steps' }).click();
+    await journey.getByRole('status').getByText('Steps saved.').waitFor();
+
+    const saved = await read();
+    expect(saved.steps).toHaveLength(2);
+    expect(saved.steps[0]).toMatchObject({ id: 'tag', next: saved.steps[1].id });
+    expect(saved.steps[1]).toMatchObject({ type: 'condition', yes: null, no: null });
+    expect(saved.steps[1].config.rules).toEqual({
+      operator: 'and',
+      conditions: [
+        { field: 'total_spend', operator: '>=', value: 250 },
+        { operator: 'or', conditions: [{ field: 'events_attended', operator: '>=', value: 3 }, { field: 'city', operator: '=', value: 'Cluj-Napoca' }] },
+      ],
+    });
+    // the trigger saved earlier is kept by the steps' save
+    expect(saved).toMatchObject({ trigger_type: 'segment_entered', trigger_config: { segment_id: segment!.id } });
+
+    // action steps with their own inputs, checked as the API checks them: update a field, add to a
+    // static segment (dynamic ones are not offered), call a webhook
+    const typeOf = async (n: number, type: string) => {
+      await journey.getByRole('button', { name: 'Add step' }).click();
+      await editor.getByRole('listitem').nth(n - 1).getByRole('textbox', { name: `Step ${n}: type` }).click();
+      await page.getByRole('option', { name: type, exact: true }).click();
+      return editor.getByRole('listitem').nth(n - 1);
+    };
+    const s3 = await typeOf(3, 'Update field');
+    await s3.getByRole('textbox', { name: 'Step 3: field' }).click();
+    await page.getByRole('option', { name: 'Status', exact: true }).click();
+    await s3.getByRole('textbox', { name: 'Step 3: new value' }).click();
+    await page.getByRole('option', { name: 'Inactive', exact: true }).click();
+    const s4 = await typeOf(4, 'Add to segment');
+    await journey.getByText('Complete the highlighted step settings first.').waitFor();
+    expect(await journey.getByRole('button', { name: 'Save steps' }).isDisabled()).toBe(true);
+    await s4.getByRole('textbox', { name: 'Step 4: static segment' }).click();
+    expect(await page.getByRole('option', { name: 'Big spenders who come back' }).count()).toBe(0);
+    await page.getByRole('option', { name: 'Front row club', exact: true }).click();
+    const s5 = await typeOf(5, 'Webhook');
+    expect(await s5.getByLabel('Step 5: method').inputValue()).toBe('POST');
+    await s5.getByLabel('Step 5: URL').fill('ftp://hooks.example.com/crm');
+    await s5.getByText('An absolute http or https URL without a user name or password').waitFor();
+    expect(await journey.getByRole('button', { name: 'Save steps' }).isDisabled()).toBe(true);
+    await s5.getByLabel('Step 5: URL').fill('https://hooks.example.com/crm');
+    await s5.getByLabel('Step 5: extra payload (JSON, optional)').fill('{"source": "crm"');
+    await s5.getByText('Not valid JSON (an object is expected)').waitFor();
+    await s5.getByLabel('Step 5: extra payload (JSON, optional)').fill('{"source": "crm"}');
+    // the condition's yes branch leads to the new steps
+    await step.getByRole('textbox', { name: 'Step 2: if yes, go to' }).click();
+    await page.getByRole('option', { name: 'step_3 (update_field)', exact: true }).click();
+    await journey.getByRole('button', { name: 'Save steps' }).click();
+    await journey.getByRole('status').getByText('Steps saved.').waitFor();
+    const withActions = await read();
+    expect(withActions.steps[1]).toMatchObject({ type: 'condition', yes: 'step_3', no: null });
+    const actions = withActions.steps.slice(2);
+    expect(actions).toMatchObject([
+      { type: 'update_field', config: { field: 'status', value: 'inactive' } },
+      { type: 'add_to_segment', config: { segment_id: club.json().id } },
+      { type: 'webhook', config: { url: 'https://hooks.example.com/crm', payload: { source: 'crm' } } },
+    ]);
+    await screenshot('journey-condition', 375);
+    expect(await pageWidth()).toBeLessThanOrEqual(375);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('merges a duplicate from the profile, keeping the e-mail chosen per field', async () => {
@@ -435,6 +791,16 @@ describe('admin UI in Chromium', () => {
       SELECT email, erased_at FROM customers WHERE tenant_id = ${tenantId} AND id = ${victim!.id}::uuid`);
     expect(row).toMatchObject({ email: null });
     expect(row!.erased_at).toBeInstanceOf(Date);
+
+    // the erasure is in the audit log, found with its filters
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log', level: 2 }).waitFor();
+    await page.getByLabel('Entity id').fill(victim!.id);
+    await page.getByLabel(/^Action/).fill('customer.erase');
+    const log = page.getByRole('table', { name: 'Audit log' });
+    await expect.poll(() => log.getByRole('row').count(), { timeout: 20_000 }).toBe(2);
+    await log.getByRole('row').nth(1).getByRole('cell', { name: 'customer.erase', exact: true }).waitFor();
+    await log.getByRole('row').nth(1).getByText(victim!.id).waitFor();
   });
 
   it('switches to Romanian and shows translated text', async () => {
@@ -444,11 +810,105 @@ describe('admin UI in Chromium', () => {
     await page.getByRole('heading', { name: 'Panou de bord', level: 2 }).waitFor();
     await page.getByRole('region', { name: 'Rata de abandon' }).waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe('ro');
+    // money in the tenant's currency, written the Romanian way (1.234,56 RON)
+    const revenue: number = (await ctx.app.inject({ url: '/api/crm/stats', headers: apiHeaders })).json().orders.revenue;
+    expect(revenue).toBeGreaterThan(1000);
+    const ron = await page.evaluate((n) => new Intl.NumberFormat('ro-RO', { style: 'currency', currency: 'RON' }).format(n), revenue);
+    expect(ron).toMatch(/^\d{1,3}(\.\d{3})+,\d{2}\sRON$/);
+    await page.getByRole('region', { name: 'Venituri', exact: true }).getByText(ron, { exact: true }).waitFor();
     // the choice survives a reload
     await page.reload();
     await page.getByRole('heading', { name: 'Panou de bord', level: 2 }).waitFor();
     await page.getByRole('banner').getByText('EN', { exact: true }).click();
     await page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor();
+  });
+
+  it('works from the keyboard: skip link, search, open a profile, switch tabs', async () => {
+    const target = await ctx.db.one<{ id: string; email: string }>(sql`
+      SELECT id, email FROM customers WHERE tenant_id = ${tenantId} AND email IS NOT NULL AND erased_at IS NULL AND merged_into IS NULL
+      ORDER BY total_spend DESC LIMIT 1`);
+    const isFocused = (l: ReturnType<Page['locator']>) => l.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement);
+    await page.goto(`${baseUrl}/admin/customers`);
+    await page.getByRole('heading', { name: 'Customers', level: 2 }).waitFor();
+    await page.keyboard.press('Tab');
+    const skip = page.getByRole('link', { name: 'Skip to content' });
+    expect(await isFocused(skip)).toBe(true);
+    await page.keyboard.press('Enter');
+    expect(await isFocused(page.locator('#main'))).toBe(true);
+    await page.keyboard.press('Tab');
+    expect(await isFocused(page.getByLabel('Search customers'))).toBe(true);
+    await page.keyboard.type(target!.email);
+    const table = page.getByRole('table', { name: 'Customers' });
+    await expect.poll(() => table.getByRole('row').count(), { timeout: 20_000 }).toBe(2);
+    // Tab on to the customer's link (past the sort, filter and column controls and the checkboxes)
+    const link = table.getByRole('row').nth(1).getByRole('link');
+    for (let i = 0; i < 15 && !(await isFocused(link)); i++) await page.keyboard.press('Tab');
+    expect(await isFocused(link)).toBe(true);
+    await page.keyboard.press('Enter');
+    const timeline = page.getByRole('tab', { name: 'Timeline' });
+    await timeline.waitFor();
+    expect(page.url()).toContain(`/admin/customers/${target!.id}`);
+    await timeline.focus();
+    await page.keyboard.press('ArrowRight');
+    const orders = page.getByRole('tab', { name: 'Orders & tickets' });
+    expect(await isFocused(orders)).toBe(true);
+    await page.keyboard.press('Enter');
+    expect(await orders.getAttribute('aria-selected')).toBe('true');
+  });
+
+  it('passes the axe-core WCAG 2 A/AA checks (contrast, labels, roles) on the main pages', async () => {
+    const someone = await ctx.db.one<{ id: string }>(sql`
+      SELECT id FROM customers WHERE tenant_id = ${tenantId} AND erased_at IS NULL AND merged_into IS NULL ORDER BY total_spend DESC LIMIT 1`);
+    const found: Record<string, string[]> = {};
+    const check = async (name: string) => { found[name] = await axeViolations(); };
+    const nav = page.getByRole('navigation');
+
+    await page.goto(`${baseUrl}/admin/`);
+    // signed in by the first scenario; this one also runs alone (`-t axe-core`)
+    const signIn = page.getByRole('button', { name: 'Sign in' });
+    await Promise.race([signIn.waitFor(), page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor()]);
+    if (await signIn.isVisible()) {
+      await page.getByLabel('E-mail').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await signIn.click();
+    }
+    await page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor();
+    await page.getByRole('table', { name: 'Cohort retention' }).waitFor();
+    await page.locator('.recharts-surface').first().waitFor();
+    await expect.poll(() => page.getByText('Loading…').count(), { timeout: 20_000 }).toBe(0);
+    await check('dashboard');
+
+    await nav.getByRole('link', { name: 'Customers', exact: true }).click();
+    await page.getByRole('heading', { name: 'Customers', level: 2 }).waitFor();
+    await page.getByRole('table', { name: 'Customers' }).getByRole('row').nth(1).waitFor();
+    await check('customers');
+
+    await page.goto(`${baseUrl}/admin/customers/${someone!.id}`);
+    await page.getByRole('tab', { name: 'Timeline' }).waitFor();
+    await page.getByText('Total spend').first().waitFor();
+    await expect.poll(() => page.getByText('Loading…').count(), { timeout: 20_000 }).toBe(0);
+    await check('customer profile');
+
+    await nav.getByRole('link', { name: 'Segments', exact: true }).click();
+    await page.getByRole('link', { name: 'New segment' }).click();
+    await page.getByLabel('Segment name').waitFor();
+    await page.getByRole('group', { name: 'Group, level 1' }).getByRole('group', { name: 'Condition' }).first().waitFor();
+    await check('segment builder');
+
+    await nav.getByRole('link', { name: 'Campaigns', exact: true }).click();
+    await page.getByRole('heading', { name: 'Campaigns', level: 2 }).waitFor();
+    await expect.poll(() => page.getByText('Loading…').count(), { timeout: 20_000 }).toBe(0);
+    await check('campaigns');
+
+    await nav.getByRole('link', { name: 'Journeys', exact: true }).click();
+    await page.getByRole('heading', { name: 'Journeys', level: 2 }).waitFor();
+    await page.getByRole('region').first().waitFor();
+    await expect.poll(() => page.getByText('Loading…').count(), { timeout: 20_000 }).toBe(0);
+    await check('journeys');
+
+    expect(Object.keys(found)).toHaveLength(6);
+    // one readable list per page: rule id (impact): element — what fails
+    expect(found).toEqual({ dashboard: [], customers: [], 'customer profile': [], 'segment builder': [], campaigns: [], journeys: [] });
   });
 
   it('shows a viewer no create, edit or delete controls', async () => {
@@ -490,5 +950,34 @@ describe('admin UI in Chromium', () => {
     expect(await page.getByRole('form', { name: 'Log an interaction' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Erase customer' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Export data (GDPR)' }).count()).toBe(0);
+  });
+
+  it('shows an employee create and edit controls but no delete', async () => {
+    const employee = `employee-${randomUUID().slice(0, 8)}@example.com`;
+    await createUser(ctx.db, { tenantId, email: employee, password: PASSWORD, role: 'employee', name: 'Emil Employee' });
+    await page.goto(`${baseUrl}/admin/`);
+    await page.getByRole('button', { name: 'User menu' }).click();
+    await page.getByRole('menuitem', { name: 'Log out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('E-mail').fill(employee);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard', level: 2 }).waitFor();
+
+    const someone = await ctx.db.one<{ id: string }>(sql`
+      SELECT id FROM customers WHERE tenant_id = ${tenantId} AND erased_at IS NULL AND merged_into IS NULL ORDER BY total_spend DESC LIMIT 1`);
+    await page.goto(`${baseUrl}/admin/customers/${someone!.id}`);
+    await page.getByRole('button', { name: 'Export data (GDPR)' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Erase customer' }).count()).toBe(0);
+    await page.getByRole('tab', { name: 'Interactions' }).click();
+    await page.getByRole('form', { name: 'Log an interaction' }).waitFor();
+    await page.getByRole('link', { name: 'Segments' }).click();
+    await page.getByRole('link', { name: 'New segment' }).waitFor();
+    // the audit log is for administrators: not in the navigation; API keys are managed by them only
+    expect(await page.getByRole('navigation').getByRole('link', { name: 'Audit log' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('tab', { name: 'API keys' }).click();
+    await page.getByText('Only administrators can manage this.').first().waitFor();
+    expect(await page.getByRole('button', { name: /Revoke/ }).count()).toBe(0);
   });
 });

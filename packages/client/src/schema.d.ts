@@ -1008,6 +1008,8 @@ export interface paths {
                     tags?: string;
                     min_ltv?: number;
                     last_purchase_after?: string;
+                    /** @description exclusive; customers without a purchase never match */
+                    last_purchase_before?: string;
                     status?: "active" | "inactive" | "prospect";
                     customer_type?: "individual" | "business";
                     city?: string;
@@ -5014,6 +5016,8 @@ export interface paths {
                                 tags?: string;
                                 min_ltv?: number;
                                 last_purchase_after?: string;
+                                /** @description exclusive; customers without a purchase never match */
+                                last_purchase_before?: string;
                                 status?: "active" | "inactive" | "prospect";
                                 customer_type?: "individual" | "business";
                                 city?: string;
@@ -12523,6 +12527,15 @@ export interface paths {
                             lifecycle_changes: number;
                             /** @description customers whose is_vip flag changed */
                             vip_changes: number;
+                            /** @description milliseconds per part of the refresh: purchase statistics, model fit, predictions, the set-based computation of every score, writing the changes, the VIP rule */
+                            timings_ms?: {
+                                statistics: number;
+                                fit: number;
+                                predict: number;
+                                compute: number;
+                                write: number;
+                                vip: number;
+                            };
                         };
                     };
                 };
@@ -12699,11 +12712,37 @@ export interface paths {
                                 /** @description fraction (0.25 = 25 %); null when the base is empty */
                                 growth_rate_30_days: number | null;
                             }[];
-                            /**
-                             * @description campaign conversion rates: null until campaigns exist
-                             * @enum {object|null}
-                             */
-                            campaigns: never | null;
+                            /** @description lifetime value so far of the buyers over money buckets (available before the CLV model can be fitted; GET /analytics/ltv has the predicted distribution) */
+                            ltv_distribution: {
+                                customers: number;
+                                /** @description tenant currency, two decimals */
+                                mean: number;
+                                /** @description tenant currency, two decimals */
+                                median: number;
+                                buckets: {
+                                    min: number;
+                                    max: number | null;
+                                    count: number;
+                                }[];
+                            };
+                            /** @description the most recent 50 campaigns together */
+                            campaigns: {
+                                campaigns: number;
+                                sent: number;
+                                delivered: number;
+                                unique_opens: number;
+                                unique_clicks: number;
+                                /** @description recipients with an order within ATTRIBUTION_WINDOW_DAYS of an open or click */
+                                conversions: number;
+                                /** @description tenant currency, two decimals */
+                                revenue: number;
+                                /** @description unique opens / delivered */
+                                open_rate: number | (never | null);
+                                /** @description unique clicks / delivered */
+                                click_rate: number | (never | null);
+                                /** @description conversions / delivered */
+                                conversion_rate: number | (never | null);
+                            };
                         };
                     };
                 };
@@ -14449,6 +14488,145 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/crm/workflows/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Enrollment counts of a workflow per step (waiting there now, failed there, passed through), counted over all enrollments */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            workflow_id: string;
+                            enrollments: {
+                                active: number;
+                                completed: number;
+                                exited: number;
+                                failed: number;
+                            };
+                            /** @description every step of the workflow in order, then any step that is gone but still counted */
+                            steps: {
+                                step_id: string;
+                                /** @description null when the step is no longer in the workflow */
+                                step_type: string | null;
+                                /** @description enrollments waiting at this step now */
+                                active: number;
+                                /** @description enrollments that failed at this step */
+                                failed: number;
+                                /** @description enrollments that have run this step */
+                                passed: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/crm/workflows/{id}/steps": {
         parameters: {
             query?: never;
@@ -16164,6 +16342,8 @@ export interface paths {
                     tags?: string;
                     min_ltv?: number;
                     last_purchase_after?: string;
+                    /** @description exclusive; customers without a purchase never match */
+                    last_purchase_before?: string;
                     status?: "active" | "inactive" | "prospect";
                     customer_type?: "individual" | "business";
                     city?: string;
@@ -18293,6 +18473,161 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/templates/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Render unsaved template content (an editor's draft) for a customer; nothing is saved, sent or recorded */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        customer_id: string;
+                        channel?: "email" | "sms";
+                        /** @description Liquid; required for e-mail */
+                        subject?: string | null;
+                        preheader?: string | null;
+                        format?: "mjml" | "html" | "text";
+                        /** @description MJML (starts with <mjml>) or HTML for e-mail, text for SMS; LiquidJS: {{ customer.first_name }}, metrics, recommendations, unsubscribe_url */
+                        body: string;
+                        /** @description extra Liquid variables */
+                        context?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            subject: string | null;
+                            preheader: string | null;
+                            html: string | null;
+                            text: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                /** @description stable machine-readable code, e.g. customer_not_found */
+                                code: string;
+                                message: string;
+                                details?: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;

@@ -8,6 +8,10 @@ import { createTestApp, createTestTenant, type TestContext } from '../../test/he
 import { KNOWN_FIELDS } from '../segments/segments.rules.js';
 import { FIELDS, OPS_BY_TYPE, toApiRules, newGroup, newLeaf } from '../../../web/src/segments/fields.js';
 import { registerAdminUi } from './admin.static.js';
+import { STEP_TYPES as API_STEP_TYPES } from '../automation/automation.schemas.js';
+import { normalizeSteps, UPDATABLE_FIELDS as API_UPDATABLE_FIELDS } from '../automation/automation.steps.js';
+import { urlProblem } from '../webhooks/webhooks.delivery.js';
+import { STEP_TYPES, UPDATABLE_FIELDS, stepProblem, webhookUrlOk, type Step } from '../../../web/src/journeys/steps.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -161,5 +165,53 @@ describe('rule builder field list (web/src/segments/fields.ts)', () => {
       expect(res.statusCode, `${f.field}: ${res.body}`).toBe(200);
     }
     expect(Object.keys(OPS_BY_TYPE).length).toBe(10);
+  });
+});
+
+describe('journey step checks (web/src/journeys/steps.ts)', () => {
+  it('offers the step types and updatable fields the API knows', () => {
+    expect([...STEP_TYPES].sort()).toEqual([...API_STEP_TYPES].sort());
+    expect([...UPDATABLE_FIELDS].sort()).toEqual([...API_UPDATABLE_FIELDS].sort());
+  });
+
+  it('accepts a webhook URL exactly when the API does (private addresses aside)', () => {
+    const urls = ['https://hooks.example.com/crm', 'http://203.0.113.7:8080/x?y=1', 'http://localhost/p', 'ftp://hooks.example.com/', 'https://user:pw@hooks.example.com/',
+      'not a url', 'hooks.example.com/crm', 'https://', 'mailto:a@example.com'];
+    for (const u of urls) expect(webhookUrlOk(u), u).toBe(urlProblem(u, true) === null);
+  });
+
+  it('finds a problem in a step exactly when the API refuses its settings', () => {
+    const id = '0b6a3f4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b';
+    const steps: Omit<Step, 'id'>[] = [
+      { type: 'update_field', config: { field: 'city', value: 'Cluj-Napoca' } },
+      { type: 'update_field', config: { field: 'city', value: null } },
+      { type: 'update_field', config: { field: 'city', value: 5 } },
+      { type: 'update_field', config: { field: 'status', value: 'inactive' } },
+      { type: 'update_field', config: { field: 'status', value: 'gone' } },
+      { type: 'update_field', config: { field: 'status', value: null } },
+      { type: 'update_field', config: { field: 'email', value: 'a@example.com' } },
+      { type: 'update_field', config: { field: 'custom.vip_note', value: 'gold' } },
+      { type: 'update_field', config: { field: 'custom.seats', value: 4 } },
+      { type: 'update_field', config: { field: 'custom.', value: 'x' } },
+      { type: 'update_field', config: { field: 'custom.bad key', value: 'x' } },
+      { type: 'update_field', config: { field: 'city', value: 'x'.repeat(1001) } },
+      { type: 'add_to_segment', config: { segment_id: id } },
+      { type: 'add_to_segment', config: { segment_id: 'front-row' } },
+      { type: 'add_to_segment', config: {} },
+      { type: 'webhook', config: { url: 'https://hooks.example.com/crm' } },
+      { type: 'webhook', config: { url: 'https://hooks.example.com/crm', payload: { source: 'crm' } } },
+      { type: 'webhook', config: { url: 'https://hooks.example.com/crm', payload: [1] } },
+      { type: 'webhook', config: { url: 'ftp://hooks.example.com/' } },
+      { type: 'webhook', config: { url: '' } },
+    ];
+    for (const s of steps) {
+      let accepted = true;
+      try {
+        normalizeSteps([{ id: 'a', ...s } as never], { allowPrivateWebhooks: true });
+      } catch {
+        accepted = false;
+      }
+      expect(stepProblem({ id: 'a', ...s }) === null, JSON.stringify(s)).toBe(accepted);
+    }
   });
 });

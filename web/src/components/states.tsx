@@ -1,4 +1,4 @@
-import { Alert, Button, Center, Group, Loader, Text } from '@mantine/core';
+import { Alert, Button, Center, Group, Loader, Table, Text } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { ApiError } from '../api';
 import { useI18n } from '../i18n';
@@ -50,4 +50,28 @@ export function QueryView<T>({ query, children }: { query: { data: T | undefined
   if (query.isPending) return <Loading />;
   if (query.error) return <ErrorAlert error={query.error} onRetry={() => void query.refetch()} />;
   return <>{children(query.data as T)}</>;
+}
+
+/**
+ * A list as a table: the empty state when there are no rows, else a striped table with an accessible name that
+ * scrolls sideways on a phone. `head` holds the header cells, `children` turns one item into its `<Table.Tr>`.
+ */
+export function DataTable<T>({ label, rows, empty, head, children }: {
+  label: string;
+  rows: readonly T[];
+  empty: ReactNode;
+  head: ReactNode;
+  children: (row: T) => ReactNode;
+}) {
+  if (rows.length === 0) return <Empty>{empty}</Empty>;
+  return (
+    <div className="table-scroll">
+      <Table striped aria-label={label}>
+        <Table.Thead>
+          <Table.Tr>{head}</Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>{rows.map(children)}</Table.Tbody>
+      </Table>
+    </div>
+  );
 }

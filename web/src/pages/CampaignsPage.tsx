@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { Badge, Button, Card, Group, Modal, MultiSelect, Progress, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, Textarea, TextInput, Title } from '@mantine/core';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Badge, Button, Card, Group, Modal, MultiSelect, NumberInput, Progress, SegmentedControl, Select, SimpleGrid, Stack, Switch, Table, Text, Textarea, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { AreaChart } from '@mantine/charts';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post, type Page } from '../api';
 import { useFormat } from '../format';
 import { useI18n, type MessageKey } from '../i18n';
@@ -17,9 +18,11 @@ interface Campaign {
   status: Status;
   segment_ids: string[];
   subject: string | null;
+  ab_test: { subjects: string[]; split_percent: number; metric: string; wait_hours: number } | null;
   send_at: string | null;
   created_at: string;
 }
+type AbMetric = 'open' | 'click';
 interface Figures {
   recipients: number;
   sent: number;
@@ -35,7 +38,9 @@ interface Stats extends Figures {
   revenue: number;
   links: { url: string; clicks: number; unique_clicks: number }[];
   variants: (Figures & { variant: string; subject: string; winner: boolean; conversions: number })[];
+  over_time: { bucket: string; sent: number; opens: number; clicks: number }[];
 }
+type Interval = 'hour' | 'day';
 interface Message {
   id: string;
   to: string | null;
@@ -82,6 +87,16 @@ export default function CampaignsPage() {
                         {c.channel.toUpperCase()} · {c.subject ?? '—'} · {f.dateTime(c.created_at)}
                         {c.status === 'scheduled' && c.send_at ? ` · ${t('camp.scheduledFor', { when: f.dateTime(c.send_at) })}` : ''}
                       </Text>
+                      {c.ab_test && (
+                        <Text size="xs" c="dimmed">
+                          {t('camp.abSummary', {
+                            split: f.number(c.ab_test.split_percent),
+                            metric: t(c.ab_test.metric === 'click' ? 'camp.metric.click' : 'camp.metric.open'),
+                            hours: f.number(c.ab_test.wait_hours),
+                          })}{' '}
+                          · A: {c.ab_test.subjects[0]} · B: {c.ab_test.subjects[1]}
+                        </Text>
+                      )}
                     </Stack>
                     <Group gap="xs">
                       <Badge color={STATUS_COLOR[c.status]} variant="light" aria-label={`${t('common.status')}: ${t(`camp.status.${c.status}` as MessageKey)}`}>
@@ -113,6 +128,18 @@ function CampaignForm({ onDone }: { onDone: () => void }) {
   const [segmentIds, setSegmentIds] = useState<string[]>([]);
   const [exclude, setExclude] = useState<string[]>([]);
   const [subject, setSubject] = useState('');
+  // A/B subject test (e-mail only), as POST /campaigns takes it: two subjects, the share of the
+  // audience in the test groups (2–100 %), the winner metric and the wait before it is picked.
+  const [ab, setAb] = useState(false);
+  const [subjectA, setSubjectA] = useState('');
+  const [subjectB, setSubjectB] = useState('');
+  const [split, setSplit] = useState<number | string>(20);
+  const [metric, setMetric] = useState<AbMetric>('open');
+  const [waitHours, setWaitHours] = useState<number | string>(4);
+  const abOn = ab && channel === 'email';
+  const splitOk = typeof split === 'number' && Number.isInteger(split) && split >= 2 && split <= 100;
+  const waitOk = typeof waitHours === 'number' && waitHours >= 0 && waitHours <= 720;
+  const abOk = !abOn || (subjectA.trim() !== '' && subjectB.trim() !== '' && splitOk && waitOk);
   const [content, setContent] = useState('<p>Hello {{ customer.first_name }},</p>\n<p>…</p>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>');
   const segments = useQuery({ queryKey: ['segments', 'all'], queryFn: () => get<Page<Segment>>('/segments', { limit: 500 }) });
   const all = segments.data?.data ?? [];
@@ -124,7 +151,10 @@ function CampaignForm({ onDone }: { onDone: () => void }) {
         channel,
         segment_ids: segmentIds,
         ...(exclude.length ? { exclude_segment_ids: exclude } : {}),
-        ...(channel === 'email' ? { subject: subject.trim() } : {}),
+        ...(channel === 'email' && !abOn ? { subject: subject.trim() } : {}),
+        ...(abOn
+          ? { ab_test: { subjects: [subjectA.trim(), subjectB.trim()], split_percent: split as number, metric, wait_hours: waitHours as number } }
+          : {}),
         content,
       }),
     onSuccess: () => {
@@ -160,14 +190,64 @@ function CampaignForm({ onDone }: { onDone: () => void }) {
             {t('camp.audienceSize', { n: f.number(size) })}
           </Text>
         )}
-        {channel === 'email' && <TextInput label={t('camp.subject')} required value={subject} onChange={(e) => setSubject(e.currentTarget.value)} />}
+        {channel === 'email' && (
+          <Switch label={t('camp.abTest')} checked={ab} onChange={(e) => setAb(e.currentTarget.checked)} />
+        )}
+        {channel === 'email' && !abOn && <TextInput label={t('camp.subject')} required value={subject} onChange={(e) => setSubject(e.currentTarget.value)} />}
+        {abOn && (
+          <Card withBorder p="sm" component="fieldset" aria-label={t('camp.abTest')} style={{ margin: 0 }}>
+            <Text size="xs" c="dimmed" mb="xs">
+              {t('camp.abHint')}
+            </Text>
+            <SimpleGrid cols={{ base: 1, sm: 2 }}>
+              <TextInput label={t('camp.subjectA')} required maxLength={500} value={subjectA} onChange={(e) => setSubjectA(e.currentTarget.value)} />
+              <TextInput label={t('camp.subjectB')} required maxLength={500} value={subjectB} onChange={(e) => setSubjectB(e.currentTarget.value)} />
+              <NumberInput
+                label={t('camp.split')}
+                description={t('camp.splitHint')}
+                required
+                min={2}
+                max={100}
+                step={5}
+                allowDecimal={false}
+                suffix=" %"
+                value={split}
+                onChange={setSplit}
+                error={splitOk ? undefined : '2–100'}
+              />
+              <NumberInput
+                label={t('camp.wait')}
+                required
+                min={0}
+                max={720}
+                value={waitHours}
+                onChange={setWaitHours}
+                error={waitOk ? undefined : '0–720'}
+              />
+              <div>
+                <Text size="sm" fw={500} mb={4} id="camp-ab-metric">
+                  {t('camp.metric')}
+                </Text>
+                <SegmentedControl
+                  aria-labelledby="camp-ab-metric"
+                  value={metric}
+                  onChange={(v) => setMetric(v as AbMetric)}
+                  data={[
+                    { value: 'open', label: t('camp.metric.open') },
+                    { value: 'click', label: t('camp.metric.click') },
+                  ]}
+                />
+              </div>
+            </SimpleGrid>
+          </Card>
+        )}
         <Textarea label={t('camp.content')} required autosize minRows={5} value={content} onChange={(e) => setContent(e.currentTarget.value)} styles={{ input: { fontFamily: 'monospace' } }} />
         {create.error && <ErrorAlert error={create.error} />}
         <Group justify="end">
           <Button variant="default" onClick={onDone}>
             {t('common.cancel')}
           </Button>
-          <Button type="submit" loading={create.isPending} disabled={!segmentIds.length}>
+          <Button type="submit" loading={create.isPending} disabled={!segmentIds.length || !abOk}>
             {t('camp.saveDraft')}
           </Button>
         </Group>
@@ -182,7 +262,13 @@ function CampaignDetail({ c }: { c: Campaign }) {
   const { can } = useSession();
   const qc = useQueryClient();
   const live = c.status === 'sending';
-  const stats = useQuery({ queryKey: ['campaign', c.id, 'stats'], queryFn: () => get<Stats>(`/campaigns/${c.id}/stats`), refetchInterval: live ? 3000 : false });
+  const [interval, setStatsInterval] = useState<Interval>('hour');
+  const stats = useQuery({
+    queryKey: ['campaign', c.id, 'stats', interval],
+    queryFn: () => get<Stats>(`/campaigns/${c.id}/stats`, { interval }),
+    refetchInterval: live ? 3000 : false,
+    placeholderData: keepPreviousData,
+  });
   const [msgStatus, setMsgStatus] = useState<string | null>(null);
   const messages = useQuery({
     queryKey: ['campaign', c.id, 'messages', msgStatus],
@@ -245,6 +331,7 @@ function CampaignDetail({ c }: { c: Campaign }) {
                 </Card>
               ))}
             </SimpleGrid>
+            <OverTime s={s} interval={interval} onInterval={setStatsInterval} />
             {s.variants.length > 0 && (
               <div className="table-scroll">
                 <Table fz="sm" aria-label={t('camp.variants')}>
@@ -253,6 +340,8 @@ function CampaignDetail({ c }: { c: Campaign }) {
                       <Table.Th>{t('camp.variant')}</Table.Th>
                       <Table.Th>{t('camp.subject')}</Table.Th>
                       <Table.Th ta="right">{t('camp.sent')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.opens')}</Table.Th>
+                      <Table.Th ta="right">{t('camp.clicks')}</Table.Th>
                       <Table.Th ta="right">{t('camp.openRate')}</Table.Th>
                       <Table.Th ta="right">{t('camp.ctr')}</Table.Th>
                       <Table.Th ta="right">{t('camp.conversions')}</Table.Th>
@@ -271,6 +360,8 @@ function CampaignDetail({ c }: { c: Campaign }) {
                         </Table.Td>
                         <Table.Td>{v.subject}</Table.Td>
                         <Table.Td ta="right">{f.number(v.sent)}</Table.Td>
+                        <Table.Td ta="right">{f.number(v.unique_opens)}</Table.Td>
+                        <Table.Td ta="right">{f.number(v.unique_clicks)}</Table.Td>
                         <Table.Td ta="right">{f.percent(v.open_rate)}</Table.Td>
                         <Table.Td ta="right">{f.percent(v.ctr)}</Table.Td>
                         <Table.Td ta="right">{f.number(v.conversions)}</Table.Td>
@@ -377,6 +468,77 @@ function MessageView({ id, onClose }: { id: string; onClose: () => void }) {
         }
       </QueryView>
     </Modal>
+  );
+}
+
+/** Messages sent, opens and clicks (every one, not only the first per recipient) per hour or day. */
+function OverTime({ s, interval, onInterval }: { s: Stats; interval: Interval; onInterval: (i: Interval) => void }) {
+  const { t } = useI18n();
+  const f = useFormat();
+  const label = (iso: string) => (interval === 'hour' ? f.dateTime(iso) : f.date(iso));
+  const rows = s.over_time.map((b) => ({ when: label(b.bucket), sent: b.sent, opens: b.opens, clicks: b.clicks }));
+  return (
+    <Card withBorder p="xs" component="section" aria-label={t('camp.overTime')}>
+      <Group justify="space-between" gap="xs" mb="xs" wrap="wrap">
+        <Title order={4} size="h6">
+          {t('camp.overTime')}
+        </Title>
+        <SegmentedControl
+          size="xs"
+          aria-label={t('camp.interval')}
+          value={interval}
+          onChange={(v) => onInterval(v as Interval)}
+          data={[
+            { value: 'hour', label: t('camp.byHour') },
+            { value: 'day', label: t('camp.byDay') },
+          ]}
+        />
+      </Group>
+      {rows.length === 0 ? (
+        <Empty>{t('camp.noActivity')}</Empty>
+      ) : (
+        <>
+          <div aria-hidden>
+            <AreaChart
+              h={200}
+              data={rows}
+              dataKey="when"
+              series={[
+                { name: 'sent', label: t('camp.sent'), color: 'gray.6' },
+                { name: 'opens', label: t('camp.allOpens'), color: 'indigo.6' },
+                { name: 'clicks', label: t('camp.allClicks'), color: 'teal.6' },
+              ]}
+              withLegend
+              valueFormatter={(v) => f.number(v)}
+              yAxisProps={{ allowDecimals: false, width: 40 }}
+            />
+          </div>
+          {/* the chart's figures for screen readers */}
+          <VisuallyHidden>
+            <Table aria-label={t('camp.overTime')}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t('camp.interval')}</Table.Th>
+                  <Table.Th>{t('camp.sent')}</Table.Th>
+                  <Table.Th>{t('camp.allOpens')}</Table.Th>
+                  <Table.Th>{t('camp.allClicks')}</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {rows.map((r) => (
+                  <Table.Tr key={r.when}>
+                    <Table.Td>{r.when}</Table.Td>
+                    <Table.Td>{f.number(r.sent)}</Table.Td>
+                    <Table.Td>{f.number(r.opens)}</Table.Td>
+                    <Table.Td>{f.number(r.clicks)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </VisuallyHidden>
+        </>
+      )}
+    </Card>
   );
 }
 

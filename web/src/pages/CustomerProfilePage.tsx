@@ -4,7 +4,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { Link, useParams } from 'react-router-dom';
 import { get, post, type Page } from '../api';
 import { useFormat } from '../format';
-import { useI18n, type MessageKey } from '../i18n';
+import { isMessageKey, useI18n, type MessageKey } from '../i18n';
 import { useSession } from '../session';
 import { Empty, ErrorAlert, Loading, QueryView } from '../components/states';
 import type { Customer, Interaction, Segment } from '../types';
@@ -64,10 +64,10 @@ function Header({ c }: { c: Customer }) {
             </Badge>
             {c.is_vip && <Badge color="yellow.8">{t('prof.vip')}</Badge>}
             {c.loyalty_tier && <Badge color="grape.8">{t('prof.tier', { tier: c.loyalty_tier })}</Badge>}
-            {scores.data?.lifecycle_stage && <Badge color="blue.8">{t('prof.lifecycle', { stage: scores.data.lifecycle_stage })}</Badge>}
+            {scores.data?.lifecycle_stage && <Badge color="blue.8">{t('prof.lifecycle', { stage: isMessageKey(`stage.${scores.data.lifecycle_stage}`) ? t(`stage.${scores.data.lifecycle_stage}` as MessageKey) : scores.data.lifecycle_stage })}</Badge>}
             {scores.data?.rfm_segment && (
               <Badge variant="outline" color="indigo">
-                {scores.data.rfm_segment}
+                {isMessageKey(`rfm.${scores.data.rfm_segment}`) ? t(`rfm.${scores.data.rfm_segment}` as MessageKey) : scores.data.rfm_segment}
               </Badge>
             )}
           </Group>

@@ -17,7 +17,7 @@ const DEFAULT_COLUMNS: Column[] = ['name', 'email', 'status', 'tier', 'spend', '
 const COLUMNS_KEY = 'crm.customers.columns';
 
 const SORTS = ['-created_at', 'created_at', 'name', '-name', '-total_spend', 'total_spend', '-lifetime_value', '-last_purchase', 'last_purchase'] as const;
-const FILTER_KEYS = ['search', 'status', 'customer_type', 'loyalty_tier', 'segment_id', 'tags', 'city', 'country', 'created_after', 'created_before', 'last_purchase_after', 'min_ltv', 'sort'] as const;
+const FILTER_KEYS = ['search', 'status', 'customer_type', 'loyalty_tier', 'segment_id', 'tags', 'city', 'country', 'created_after', 'created_before', 'last_purchase_after', 'last_purchase_before', 'min_ltv', 'sort'] as const;
 type FilterKey = (typeof FILTER_KEYS)[number];
 const PAGE_SIZE = 25;
 
@@ -217,6 +217,7 @@ export default function CustomersPage() {
           <TextInput label={t('cust.createdAfter')} type="date" value={filters.created_after} onChange={(e) => setFilter('created_after', e.currentTarget.value || null)} />
           <TextInput label={t('cust.createdBefore')} type="date" value={filters.created_before} onChange={(e) => setFilter('created_before', e.currentTarget.value || null)} />
           <TextInput label={t('cust.lastPurchaseAfter')} type="date" value={filters.last_purchase_after} onChange={(e) => setFilter('last_purchase_after', e.currentTarget.value || null)} />
+          <TextInput label={t('cust.lastPurchaseBefore')} type="date" value={filters.last_purchase_before} onChange={(e) => setFilter('last_purchase_before', e.currentTarget.value || null)} />
           <Button variant="subtle" onClick={clear} style={{ alignSelf: 'end' }}>
             {t('cust.clearFilters')}
           </Button>

@@ -3,16 +3,18 @@ import { AreaChart, BarChart } from '@mantine/charts';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router-dom';
 import type { ReactNode } from 'react';
-import { ApiError, get } from '../api';
+import { ApiError, get, type Page } from '../api';
+import type { Customer } from '../types';
 import { useFormat } from '../format';
-import { useI18n } from '../i18n';
-import { Empty, ErrorAlert, Loading, QueryView } from '../components/states';
+import { isMessageKey, useI18n, type MessageKey } from '../i18n';
+import { DataTable, Empty, ErrorAlert, Loading, QueryView } from '../components/states';
 
 interface Overview {
   customers: { total: number; buyers: number };
   active: { last_30_days: number; last_60_days: number; last_90_days: number };
   churn: { threshold_days: number; churned_buyers: number; rate: number | null };
   average_ltv: number;
+  ltv_distribution: { customers: number; mean: number; median: number; buckets: Bucket[] };
   segments: { id: string; name: string; customers: number; entered_30_days: number; exited_30_days: number; growth_rate_30_days: number | null }[];
 }
 interface Stats {
@@ -26,8 +28,13 @@ interface RfmGrid {
   customers: number;
   cells: { recency: number; frequency: number; customers: number; revenue: number; segment: string }[];
 }
+interface Bucket {
+  min: number;
+  max: number | null;
+  count: number;
+}
 interface Ltv {
-  distribution: { buckets: { min: number; max: number | null; count: number }[]; mean: number; median: number };
+  distribution: { buckets: Bucket[]; mean: number; median: number };
   top_customers: { customer_id: string; name: string | null; email: string | null; p_alive: number; predicted_clv: number; historic_clv: number }[];
 }
 
@@ -182,6 +189,8 @@ function RfmHeatMap() {
   const { t } = useI18n();
   const f = useFormat();
   const grid = useQuery({ queryKey: ['dashboard', 'rfm-grid'], queryFn: () => get<RfmGrid>('/dashboard/rfm-grid') });
+  // the API names cells with the English RFM segment names; they are shown translated
+  const rfmName = (name: string) => (isMessageKey(`rfm.${name}`) ? t(`rfm.${name}` as MessageKey) : name);
   return (
     <QueryView query={grid}>
       {(d) => {
@@ -189,7 +198,8 @@ function RfmHeatMap() {
         const max = Math.max(...d.cells.map((c) => c.customers));
         const cell = (r: number, fr: number) => d.cells.find((c) => c.recency === r && c.frequency === fr);
         return (
-          <div className="table-scroll">
+          // the heat maps scroll sideways on a phone and hold no link or button: focusable, so the keyboard can scroll them
+          <div className="table-scroll" tabIndex={0}>
             <Table withTableBorder={false} verticalSpacing={2} horizontalSpacing={2} aria-label={t('dash.rfm')}>
               <Table.Thead>
                 <Table.Tr>
@@ -213,11 +223,11 @@ function RfmHeatMap() {
                       const c = cell(r, fr);
                       const style = heat(c ? c.customers / max : 0);
                       return (
-                        <Table.Td key={fr} className="heat-cell" style={style} title={c ? `${c.segment}: ${f.number(c.customers)} · ${f.money(c.revenue)}` : undefined}>
+                        <Table.Td key={fr} className="heat-cell" style={style} title={c ? `${rfmName(c.segment)}: ${f.number(c.customers)} · ${f.money(c.revenue)}` : undefined}>
                           {c ? (
                             <>
                               <div style={{ fontWeight: 700 }}>{f.number(c.customers)}</div>
-                              <div style={{ fontSize: 10, lineHeight: 1.1 }}>{c.segment}</div>
+                              <div style={{ fontSize: 10, lineHeight: 1.1 }}>{rfmName(c.segment)}</div>
                             </>
                           ) : (
                             '·'
@@ -247,7 +257,7 @@ function CohortHeatMap() {
         const cohorts = [...d.cohorts].sort((a, b) => a.cohort.localeCompare(b.cohort));
         const width = Math.min(12, Math.max(...cohorts.map((c) => c.values.length)));
         return (
-          <div className="table-scroll">
+          <div className="table-scroll" tabIndex={0}>
             <Table verticalSpacing={2} horizontalSpacing={2} aria-label={t('dash.cohorts')}>
               <Table.Thead>
                 <Table.Tr>
@@ -292,116 +302,152 @@ function CohortHeatMap() {
   );
 }
 
+/** Customers per money bucket (predicted CLV, or lifetime value so far). */
+function DistributionChart({ buckets }: { buckets: Bucket[] }) {
+  const { t } = useI18n();
+  const f = useFormat();
+  if (buckets.every((b) => b.count === 0)) return <Empty>{t('dash.noData')}</Empty>;
+  return (
+    <BarChart
+      h={220}
+      data={buckets.map((b) => ({ range: b.max == null ? `≥ ${f.number(b.min)}` : `${f.number(b.min)}–${f.number(b.max)}`, customers: b.count }))}
+      dataKey="range"
+      series={[{ name: 'customers', label: t('dash.customersCount'), color: 'grape.7' }]}
+      valueFormatter={(v) => f.number(v)}
+    />
+  );
+}
+
 function LtvSection() {
   const { t } = useI18n();
   const f = useFormat();
   const q = useQuery({ queryKey: ['analytics', 'ltv'], queryFn: () => get<Ltv>('/analytics/ltv', { top: 10 }) });
+  const overview = useQuery({ queryKey: ['analytics', 'overview'], queryFn: () => get<Overview>('/analytics/overview') });
   // 422: the data cannot support the model yet (too few repeat buyers): say so calmly, it is not a failure.
   if (q.error instanceof ApiError && q.error.status === 422) {
-    const note = (
-      <Alert color="gray" title={t('dash.modelNotReady')}>
-        <Text size="sm">{q.error.message}</Text>
-      </Alert>
-    );
+    // (a note, not an alarm: role status rather than Alert's default "alert")
     return (
       <>
-        <Section title={t('dash.ltvDistribution')}>{note}</Section>
-        <Section title={t('dash.topCustomers')}>{note}</Section>
+        <Section title={t('dash.ltvSoFar')}>
+          <Alert color="gray" title={t('dash.modelNotReady')} role="status" mb="sm">
+            <Text size="sm">{q.error.message}</Text>
+          </Alert>
+          <QueryView query={overview}>{(o) => <DistributionChart buckets={o.ltv_distribution.buckets} />}</QueryView>
+        </Section>
+        <Section title={t('dash.topHistoric')}>
+          <TopByLifetimeValue />
+        </Section>
       </>
     );
   }
   return (
     <>
       <Section title={t('dash.ltvDistribution')}>
-        <QueryView query={q}>
-          {(d) =>
-            d.distribution.buckets.length === 0 ? (
-              <Empty>{t('dash.noData')}</Empty>
-            ) : (
-              <BarChart
-                h={220}
-                data={d.distribution.buckets.map((b) => ({ range: b.max == null ? `≥ ${f.number(b.min)}` : `${f.number(b.min)}–${f.number(b.max)}`, customers: b.count }))}
-                dataKey="range"
-                series={[{ name: 'customers', label: t('dash.customersCount'), color: 'grape.7' }]}
-                valueFormatter={(v) => f.number(v)}
-              />
-            )
-          }
-        </QueryView>
+        <QueryView query={q}>{(d) => <DistributionChart buckets={d.distribution.buckets} />}</QueryView>
       </Section>
       <Section title={t('dash.topCustomers')}>
         <QueryView query={q}>
-          {(d) =>
-            d.top_customers.length === 0 ? (
-              <Empty>{t('dash.noData')}</Empty>
-            ) : (
-              <div className="table-scroll">
-                <Table striped aria-label={t('dash.topCustomers')}>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>{t('common.name')}</Table.Th>
-                      <Table.Th ta="right">{t('dash.predictedClv')}</Table.Th>
-                      <Table.Th ta="right">{t('dash.historicClv')}</Table.Th>
-                      <Table.Th ta="right">{t('dash.pAlive')}</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {d.top_customers.map((c) => (
-                      <Table.Tr key={c.customer_id}>
-                        <Table.Td>
-                          <Link to={`/customers/${c.customer_id}`}>{c.name || c.email || c.customer_id}</Link>
-                        </Table.Td>
-                        <Table.Td ta="right">{f.money(c.predicted_clv)}</Table.Td>
-                        <Table.Td ta="right">{f.money(c.historic_clv)}</Table.Td>
-                        <Table.Td ta="right">{f.percent(c.p_alive, 0)}</Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              </div>
-            )
-          }
+          {(d) => (
+            <DataTable
+              label={t('dash.topCustomers')}
+              rows={d.top_customers}
+              empty={t('dash.noData')}
+              head={
+                <>
+                  <Table.Th>{t('common.name')}</Table.Th>
+                  <Table.Th ta="right">{t('dash.predictedClv')}</Table.Th>
+                  <Table.Th ta="right">{t('dash.historicClv')}</Table.Th>
+                  <Table.Th ta="right">{t('dash.pAlive')}</Table.Th>
+                </>
+              }
+            >
+              {(c) => (
+                <Table.Tr key={c.customer_id}>
+                  <Table.Td>
+                    <Link to={`/customers/${c.customer_id}`}>{c.name || c.email || c.customer_id}</Link>
+                  </Table.Td>
+                  <Table.Td ta="right">{f.money(c.predicted_clv)}</Table.Td>
+                  <Table.Td ta="right">{f.money(c.historic_clv)}</Table.Td>
+                  <Table.Td ta="right">{f.percent(c.p_alive, 0)}</Table.Td>
+                </Table.Tr>
+              )}
+            </DataTable>
+          )}
         </QueryView>
       </Section>
     </>
   );
 }
 
+/** Without the prediction, the top customers by the value they have brought so far (the customers list sorted by LTV). */
+function TopByLifetimeValue() {
+  const { t } = useI18n();
+  const f = useFormat();
+  const q = useQuery({ queryKey: ['customers', 'top-ltv'], queryFn: () => get<Page<Customer>>('/customers', { sort: '-lifetime_value', limit: 10 }) });
+  return (
+    <QueryView query={q}>
+      {(d) => (
+        <DataTable
+          label={t('dash.topHistoric')}
+          rows={d.data}
+          empty={t('dash.noData')}
+          head={
+            <>
+              <Table.Th>{t('common.name')}</Table.Th>
+              <Table.Th ta="right">{t('cust.col.ltv')}</Table.Th>
+              <Table.Th ta="right">{t('prof.orders')}</Table.Th>
+            </>
+          }
+        >
+          {(c) => (
+            <Table.Tr key={c.id}>
+              <Table.Td>
+                <Link to={`/customers/${c.id}`}>{c.name || c.company_name || c.email || c.id}</Link>
+              </Table.Td>
+              <Table.Td ta="right">{f.money(c.metrics.lifetime_value)}</Table.Td>
+              <Table.Td ta="right">{f.number(c.metrics.total_orders)}</Table.Td>
+            </Table.Tr>
+          )}
+        </DataTable>
+      )}
+    </QueryView>
+  );
+}
+
 function SegmentGrowth({ segments }: { segments: Overview['segments'] }) {
   const { t } = useI18n();
   const f = useFormat();
-  if (segments.length === 0) return <Empty>{t('seg.empty')}</Empty>;
   return (
-    <div className="table-scroll">
-      <Table striped aria-label={t('dash.segmentGrowth')}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t('common.name')}</Table.Th>
-            <Table.Th ta="right">{t('seg.count')}</Table.Th>
-            <Table.Th ta="right">{t('dash.entered')}</Table.Th>
-            <Table.Th ta="right">{t('dash.exited')}</Table.Th>
-            <Table.Th ta="right">{t('dash.growth')}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {segments.map((s) => (
-            <Table.Tr key={s.id}>
-              <Table.Td>
-                <Link to={`/segments/${s.id}`}>{s.name}</Link>
-              </Table.Td>
-              <Table.Td ta="right">{f.number(s.customers)}</Table.Td>
-              <Table.Td ta="right">{f.number(s.entered_30_days)}</Table.Td>
-              <Table.Td ta="right">{f.number(s.exited_30_days)}</Table.Td>
-              <Table.Td ta="right">
-                <Badge variant="light" color={(s.growth_rate_30_days ?? 0) >= 0 ? 'teal' : 'red'}>
-                  {f.percent(s.growth_rate_30_days)}
-                </Badge>
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </div>
+    <DataTable
+      label={t('dash.segmentGrowth')}
+      rows={segments}
+      empty={t('seg.empty')}
+      head={
+        <>
+          <Table.Th>{t('common.name')}</Table.Th>
+          <Table.Th ta="right">{t('seg.count')}</Table.Th>
+          <Table.Th ta="right">{t('dash.entered')}</Table.Th>
+          <Table.Th ta="right">{t('dash.exited')}</Table.Th>
+          <Table.Th ta="right">{t('dash.growth')}</Table.Th>
+        </>
+      }
+    >
+      {(s) => (
+        <Table.Tr key={s.id}>
+          <Table.Td>
+            <Link to={`/segments/${s.id}`}>{s.name}</Link>
+          </Table.Td>
+          <Table.Td ta="right">{f.number(s.customers)}</Table.Td>
+          <Table.Td ta="right">{f.number(s.entered_30_days)}</Table.Td>
+          <Table.Td ta="right">{f.number(s.exited_30_days)}</Table.Td>
+          <Table.Td ta="right">
+            <Badge variant="light" color={(s.growth_rate_30_days ?? 0) >= 0 ? 'teal' : 'red'}>
+              {f.percent(s.growth_rate_30_days)}
+            </Badge>
+          </Table.Td>
+        </Table.Tr>
+      )}
+    </DataTable>
   );
 }
 

@@ -2,10 +2,11 @@ import { useState } from 'react';
 import { Badge, Button, Card, Group, SimpleGrid, Stack, Switch, Text, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post, type Page } from '../api';
-import { useI18n } from '../i18n';
+import { useI18n, type MessageKey } from '../i18n';
 import { useSession } from '../session';
 import { Empty, ErrorAlert, QueryView } from '../components/states';
 import JourneyStepEditor from './JourneyStepEditor';
+import JourneyTriggerEditor, { TRIGGER_TYPES } from './JourneyTriggerEditor';
 
 interface Template {
   key: string;
@@ -20,6 +21,7 @@ interface Workflow {
   id: string;
   name: string;
   trigger_type: string;
+  trigger_config: Record<string, unknown>;
   steps: { id: string; type: string; config?: Record<string, unknown>; next?: string | null; yes?: string | null; no?: string | null }[];
   active: boolean;
   enrollments: { active: number; completed: number; exited: number; failed: number };
@@ -39,6 +41,7 @@ export default function JourneysPage() {
   const enable = useMutation({ mutationFn: (key: string) => post(`/workflow-templates/${key}/enable`, {}), onSuccess: refresh });
   const toggle = useMutation({ mutationFn: (w: Workflow) => post(`/workflows/${w.id}/toggle`, { active: !w.active }), onSuccess: refresh });
   const [editing, setEditing] = useState<string | null>(null);
+  const triggerLabel = (type: string) => ((TRIGGER_TYPES as readonly string[]).includes(type) ? t(`jour.trig.${type}` as MessageKey) : type);
   return (
     <Stack>
       <Title order={2}>{t('jour.title')}</Title>
@@ -56,7 +59,7 @@ export default function JourneysPage() {
                   {tpl.description}
                 </Text>
                 <Group justify="space-between">
-                  <Badge variant="outline">{tpl.trigger_type}</Badge>
+                  <Badge variant="outline">{triggerLabel(tpl.trigger_type)}</Badge>
                   {tpl.enabled_workflow_id ? (
                     <Badge color="teal">{t('jour.enabled')}</Badge>
                   ) : (
@@ -88,7 +91,7 @@ export default function JourneysPage() {
                     <Stack gap={0}>
                       <Text fw={600}>{w.name}</Text>
                       <Text size="xs" c="dimmed">
-                        {t('jour.trigger', { trigger: w.trigger_type })}
+                        {t('jour.trigger', { trigger: triggerLabel(w.trigger_type) })}
                       </Text>
                     </Stack>
                     <Group gap="xs">
@@ -109,7 +112,12 @@ export default function JourneysPage() {
                       </Badge>
                     ))}
                   </Group>
-                  {editing === w.id && <JourneyStepEditor workflowId={w.id} steps={w.steps} />}
+                  {editing === w.id && (
+                    <>
+                      <JourneyTriggerEditor workflowId={w.id} type={w.trigger_type} config={w.trigger_config} />
+                      <JourneyStepEditor workflowId={w.id} steps={w.steps} />
+                    </>
+                  )}
                 </Card>
               ))}
             </Stack>

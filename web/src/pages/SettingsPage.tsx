@@ -5,7 +5,7 @@ import { del, get, patch, post, put, type Page } from '../api';
 import { useFormat } from '../format';
 import { useI18n } from '../i18n';
 import { useSession } from '../session';
-import { Empty, ErrorAlert, QueryView } from '../components/states';
+import { DataTable, Empty, ErrorAlert, QueryView } from '../components/states';
 import type { Role } from '../types';
 
 export default function SettingsPage() {
@@ -119,48 +119,44 @@ function ApiKeys() {
       </Card>
       {revoke.error && <ErrorAlert error={revoke.error} />}
       <QueryView query={q}>
-        {(d) =>
-          d.data.length === 0 ? (
-            <Empty>{t('set.noKeys')}</Empty>
-          ) : (
-            <div className="table-scroll">
-              <Table striped aria-label={t('set.apiKeys')}>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>{t('set.keyName')}</Table.Th>
-                    <Table.Th>{t('set.keyRole')}</Table.Th>
-                    <Table.Th>{t('set.keyPrefix')}</Table.Th>
-                    <Table.Th>{t('common.created')}</Table.Th>
-                    <Table.Th>{t('set.lastUsed')}</Table.Th>
-                    <Table.Th>{t('common.actions')}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {d.data.map((k) => (
-                    <Table.Tr key={k.id}>
-                      <Table.Td>{k.name}</Table.Td>
-                      <Table.Td>{t(`user.role.${k.role}`)}</Table.Td>
-                      <Table.Td>
-                        <Code>{k.key_prefix}</Code>
-                      </Table.Td>
-                      <Table.Td>{f.date(k.created_at)}</Table.Td>
-                      <Table.Td>{f.dateTime(k.last_used_at)}</Table.Td>
-                      <Table.Td>
-                        {k.revoked_at ? (
-                          <Badge color="gray">{t('set.revoked')}</Badge>
-                        ) : (
-                          <Button size="xs" color="red" variant="light" onClick={() => revoke.mutate(k.id)} aria-label={`${t('set.revoke')} ${k.name}`}>
-                            {t('set.revoke')}
-                          </Button>
-                        )}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </div>
-          )
-        }
+        {(d) => (
+          <DataTable
+            label={t('set.apiKeys')}
+            rows={d.data}
+            empty={t('set.noKeys')}
+            head={
+              <>
+                <Table.Th>{t('set.keyName')}</Table.Th>
+                <Table.Th>{t('set.keyRole')}</Table.Th>
+                <Table.Th>{t('set.keyPrefix')}</Table.Th>
+                <Table.Th>{t('common.created')}</Table.Th>
+                <Table.Th>{t('set.lastUsed')}</Table.Th>
+                <Table.Th>{t('common.actions')}</Table.Th>
+              </>
+            }
+          >
+            {(k) => (
+              <Table.Tr key={k.id}>
+                <Table.Td>{k.name}</Table.Td>
+                <Table.Td>{t(`user.role.${k.role}`)}</Table.Td>
+                <Table.Td>
+                  <Code>{k.key_prefix}</Code>
+                </Table.Td>
+                <Table.Td>{f.date(k.created_at)}</Table.Td>
+                <Table.Td>{f.dateTime(k.last_used_at)}</Table.Td>
+                <Table.Td>
+                  {k.revoked_at ? (
+                    <Badge color="gray">{t('set.revoked')}</Badge>
+                  ) : (
+                    <Button size="xs" color="red" variant="light" onClick={() => revoke.mutate(k.id)} aria-label={`${t('set.revoke')} ${k.name}`}>
+                      {t('set.revoke')}
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            )}
+          </DataTable>
+        )}
       </QueryView>
     </Stack>
   );
@@ -231,57 +227,53 @@ function Users() {
       </Card>
       {update.error && <ErrorAlert error={update.error} />}
       <QueryView query={q}>
-        {(d) =>
-          d.data.length === 0 ? (
-            <Empty>{t('set.noUsers')}</Empty>
-          ) : (
-            <div className="table-scroll">
-              <Table striped aria-label={t('set.users')}>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>{t('set.userEmail')}</Table.Th>
-                    <Table.Th>{t('set.userName')}</Table.Th>
-                    <Table.Th>{t('set.userRole')}</Table.Th>
-                    <Table.Th>{t('set.lastLogin')}</Table.Th>
-                    <Table.Th>{t('common.actions')}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {d.data.map((u) => (
-                    <Table.Tr key={u.id}>
-                      <Table.Td>
-                        {u.email} {u.disabled_at && <Badge color="gray">{t('set.userDisabled')}</Badge>}
-                      </Table.Td>
-                      <Table.Td>{u.name ?? '—'}</Table.Td>
-                      <Table.Td>
-                        <Select
-                          aria-label={`${t('set.userRole')} ${u.email}`}
-                          size="xs"
-                          value={u.role}
-                          allowDeselect={false}
-                          data={roleData}
-                          onChange={(v) => v && v !== u.role && update.mutate({ id: u.id, body: { role: v as Role } })}
-                        />
-                      </Table.Td>
-                      <Table.Td>{f.dateTime(u.last_login_at)}</Table.Td>
-                      <Table.Td>
-                        <Button
-                          size="xs"
-                          variant="light"
-                          color={u.disabled_at ? 'teal' : 'red'}
-                          onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabled_at } })}
-                          aria-label={`${u.disabled_at ? t('set.enable') : t('set.disable')} ${u.email}`}
-                        >
-                          {u.disabled_at ? t('set.enable') : t('set.disable')}
-                        </Button>
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </div>
-          )
-        }
+        {(d) => (
+          <DataTable
+            label={t('set.users')}
+            rows={d.data}
+            empty={t('set.noUsers')}
+            head={
+              <>
+                <Table.Th>{t('set.userEmail')}</Table.Th>
+                <Table.Th>{t('set.userName')}</Table.Th>
+                <Table.Th>{t('set.userRole')}</Table.Th>
+                <Table.Th>{t('set.lastLogin')}</Table.Th>
+                <Table.Th>{t('common.actions')}</Table.Th>
+              </>
+            }
+          >
+            {(u) => (
+              <Table.Tr key={u.id}>
+                <Table.Td>
+                  {u.email} {u.disabled_at && <Badge color="gray">{t('set.userDisabled')}</Badge>}
+                </Table.Td>
+                <Table.Td>{u.name ?? '—'}</Table.Td>
+                <Table.Td>
+                  <Select
+                    aria-label={`${t('set.userRole')} ${u.email}`}
+                    size="xs"
+                    value={u.role}
+                    allowDeselect={false}
+                    data={roleData}
+                    onChange={(v) => v && v !== u.role && update.mutate({ id: u.id, body: { role: v as Role } })}
+                  />
+                </Table.Td>
+                <Table.Td>{f.dateTime(u.last_login_at)}</Table.Td>
+                <Table.Td>
+                  <Button
+                    size="xs"
+                    variant="light"
+                    color={u.disabled_at ? 'teal' : 'red'}
+                    onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabled_at } })}
+                    aria-label={`${u.disabled_at ? t('set.enable') : t('set.disable')} ${u.email}`}
+                  >
+                    {u.disabled_at ? t('set.enable') : t('set.disable')}
+                  </Button>
+                </Table.Td>
+              </Table.Tr>
+            )}
+          </DataTable>
+        )}
       </QueryView>
     </Stack>
   );

@@ -1,11 +1,11 @@
-import { useState, type FormEvent } from 'react';
-import { Button, Card, Group, SegmentedControl, Select, SimpleGrid, Stack, Text, Textarea, TextInput, Title } from '@mantine/core';
+import { useMemo, useState, type FormEvent } from 'react';
+import { Button, Card, Group, Loader, SegmentedControl, Select, SimpleGrid, Stack, Text, Textarea, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post, put, type Page } from '../api';
 import { useI18n } from '../i18n';
 import { useSession } from '../session';
-import { ErrorAlert, QueryView } from '../components/states';
+import { ErrorAlert, Loading } from '../components/states';
 import type { Customer } from '../types';
 
 interface Template {
@@ -27,8 +27,8 @@ const NEW = '__new__';
 const STARTER = '<p>Hello {{ customer.first_name }},</p>\n<p>…</p>\n<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>';
 
 /**
- * Template editor with a preview rendered by the API for a chosen customer. The API renders saved
- * templates only (`POST /templates/{id}/preview`), so the preview follows each save.
+ * Template editor with a live preview rendered by the API for a chosen customer: what is in the
+ * editor now, saved or not (`POST /templates/preview` with the draft's subject and body).
  */
 export default function TemplatesPanel() {
   const { t } = useI18n();
@@ -81,11 +81,18 @@ export default function TemplatesPanel() {
   }));
   const customerOptions = picked && !found.some((o) => o.value === picked.value) ? [picked, ...found] : found;
 
+  // The editor's content as a save would send it (no format: the API infers it the same way),
+  // rendered a moment after typing stops.
+  const draft = useMemo(() => ({ channel, body, ...(channel === 'email' ? { subject } : {}) }), [channel, body, subject]);
+  const [debouncedDraft] = useDebouncedValue(draft, 350);
   const preview = useQuery({
-    queryKey: ['template', saved?.id, 'preview', customerId, saved?.updated_at],
-    queryFn: () => post<Preview>(`/templates/${saved!.id}/preview`, { customer_id: customerId }),
-    enabled: Boolean(saved && customerId),
+    queryKey: ['templates', 'draft-preview', customerId, debouncedDraft],
+    queryFn: () => post<Preview>('/templates/preview', { customer_id: customerId, ...debouncedDraft }),
+    enabled: Boolean(customerId && debouncedDraft.body.trim()),
+    placeholderData: keepPreviousData,
+    retry: false,
   });
+  const stale = preview.isFetching || debouncedDraft !== draft;
 
   const options = [...(can.edit ? [{ value: NEW, label: t('tpl.new') }] : []), ...(list.data?.data ?? []).map((x) => ({ value: x.id, label: x.name }))];
   const editing = selected !== null;
@@ -141,31 +148,46 @@ export default function TemplatesPanel() {
                 filter={({ options: o }) => o}
                 nothingFoundMessage={t('common.noResults')}
               />
-              {!saved ? (
-                <Text size="sm" c="dimmed">
-                  {t('tpl.saveToPreview')}
-                </Text>
-              ) : !customerId ? (
+              {!customerId ? (
                 <Text size="sm" c="dimmed">
                   {t('tpl.pickCustomer')}
                 </Text>
+              ) : preview.isPending && !preview.error ? (
+                <Loading />
               ) : (
-                <QueryView query={preview}>
-                  {(p) => (
-                    <Stack gap="xs">
-                      {p.subject !== null && (
+                <Stack gap="xs">
+                  <Group gap={6} mih={20} aria-live="polite">
+                    {stale ? (
+                      <>
+                        <Loader size="xs" />
+                        <Text size="xs" c="dimmed">
+                          {t('tpl.previewUpdating')}
+                        </Text>
+                      </>
+                    ) : (
+                      (!saved || saved.body !== body || (saved.subject ?? '') !== subject) && (
+                        <Text size="xs" c="dimmed">
+                          {t('tpl.previewDraft')}
+                        </Text>
+                      )
+                    )}
+                  </Group>
+                  {preview.error && !preview.isFetching && <ErrorAlert error={preview.error} />}
+                  {preview.data && (
+                    <Stack gap="xs" style={{ opacity: preview.error ? 0.5 : 1 }}>
+                      {preview.data.subject !== null && (
                         <Text fw={600} aria-label={t('camp.subject')}>
-                          {p.subject}
+                          {preview.data.subject}
                         </Text>
                       )}
-                      {p.html ? (
-                        <iframe title={t('tpl.preview')} sandbox="" srcDoc={p.html} style={{ width: '100%', height: '50vh', border: '1px solid #ddd' }} />
+                      {preview.data.html ? (
+                        <iframe title={t('tpl.preview')} sandbox="" srcDoc={preview.data.html} style={{ width: '100%', height: '50vh', border: '1px solid #ddd' }} />
                       ) : (
-                        <Text style={{ whiteSpace: 'pre-wrap' }}>{p.text}</Text>
+                        <Text style={{ whiteSpace: 'pre-wrap' }}>{preview.data.text}</Text>
                       )}
                     </Stack>
                   )}
-                </QueryView>
+                </Stack>
               )}
             </Stack>
           </SimpleGrid>

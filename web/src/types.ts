@@ -1,73 +1,19 @@
-export type Role = 'viewer' | 'employee' | 'admin';
+/**
+ * API shapes the admin UI works with, taken from the generated SDK schema (`npm run sdk:generate` writes
+ * packages/client/src/schema.d.ts from the routes' own schemas), so a change to an API shows up here as a
+ * type error instead of drifting from a hand-written copy.
+ */
+import type { paths } from '../../packages/client/src/schema';
 
-export interface Me {
-  tenant_id: string;
-  role: Role;
-  actor: string;
-  user: { id: string; email: string; name: string | null; role: Role } | null;
-}
+type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
+/** The JSON body of a path's 200 (or 201) answer to a method. */
+type Ok<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { responses: infer R }
+  ? R extends { 200: infer A } ? Json<A> : R extends { 201: infer A } ? Json<A> : never
+  : never;
 
-export interface Tenant {
-  id: string;
-  name: string;
-  currency: string;
-  timezone: string;
-}
-
-export interface Customer {
-  id: string;
-  external_id: string | null;
-  email: string | null;
-  phone: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  name: string | null;
-  company_name: string | null;
-  customer_type: 'individual' | 'business';
-  status: 'active' | 'inactive' | 'prospect';
-  city: string | null;
-  country: string | null;
-  source: string | null;
-  tags: string[];
-  loyalty_tier: string | null;
-  loyalty_points: number;
-  is_vip: boolean;
-  metrics: {
-    total_orders: number;
-    total_spend: number;
-    events_attended: number;
-    average_order_value: number;
-    lifetime_value: number;
-    first_purchase: string | null;
-    last_purchase: string | null;
-  };
-  segments: string[];
-  consent: { marketing_email?: boolean; marketing_sms?: boolean; updated_at?: string | null } | null;
-  last_activity_at: string | null;
-  created_at: string;
-}
-
-export interface Interaction {
-  id: string;
-  type: string;
-  subject: string | null;
-  description: string | null;
-  outcome: string | null;
-  priority: 'low' | 'medium' | 'high' | 'urgent';
-  status: 'pending' | 'completed' | 'cancelled';
-  follow_up_at: string | null;
-  occurred_at: string;
-  created_by: string | null;
-}
-
-export interface Segment {
-  id: string;
-  name: string;
-  description: string | null;
-  type: 'dynamic' | 'static';
-  rules: unknown;
-  auto_update: boolean;
-  customer_count: number;
-  last_refreshed_at: string | null;
-  created_at: string;
-}
+export type Me = Ok<'/api/crm/auth/me', 'get'>;
+export type Role = Me['role'];
+export type Tenant = Ok<'/api/crm/tenant', 'get'>;
+export type Customer = Ok<'/api/crm/customers/{id}', 'get'>;
+export type Interaction = Ok<'/api/crm/customers/{id}/interactions', 'get'>['data'][number];
+export type Segment = Ok<'/api/crm/segments/{id}', 'get'>;

@@ -236,6 +236,8 @@ async function eraseLocked(
     customerId: id, type: 'customer.erased', occurredAt: now, summary: 'Personal data erased', data: { source: opts.source }, actor: ctx.actor,
   })));
   await enqueueEvents(tx, ctx.tenantId, ids.map((id) => ({ type: 'customer.deleted' as const, customerId: id, payload: { customer_id: id, erased: true } })));
+  // erased people are no longer live: they leave their dynamic segments now, not at the next scheduled refresh
+  await reevaluateCustomers(tx, ctx.tenantId, ids);
   const scrubbed = { ...counts, messages, audit_entries: auditEntries, suppressions };
   await recordAuditMany(tx, ids.map((id) => ({
     tenantId: ctx.tenantId, actor: ctx.actor, requestId: ctx.requestId ?? null, action: 'customer.erase', entityType: 'customer', entityId: id,

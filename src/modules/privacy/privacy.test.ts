@@ -229,6 +229,8 @@ describe('right to erasure', () => {
           (${t.tenantId}::uuid, ${imp!.id}::uuid, 2, 'invalid phone', ${JSON.stringify({ email: email.toUpperCase(), phone: 'x' })}::jsonb),
           (${t.tenantId}::uuid, ${imp!.id}::uuid, 3, 'invalid email', '{"email": "someone@else"}'::jsonb)`);
     }
+    const buyers = await ok(t, 'POST', '/segments', { name: 'Buyers', rules: { operator: 'and', conditions: [{ field: 'total_spend', operator: '>', value: 0 }] } });
+    expect(buyers.customer_count).toBe(2);
     const revenue = async () => (await ctx.db.one<{ s: number }>(sql`
       SELECT coalesce(sum(total), 0)::float8 AS s FROM orders WHERE tenant_id = ${t.tenantId}::uuid`))!.s;
     const revenueBefore = await revenue();
@@ -251,6 +253,13 @@ describe('right to erasure', () => {
       expect(await tablesMentioning(t.tenantId, needle), needle).toEqual([]);
     }
     expect(await revenue()).toBe(revenueBefore);
+    // no longer a live customer: out of the dynamic segment at once, with the exit recorded
+    expect((await ok(t, 'GET', `/segments/${buyers.id}`)).customer_count).toBe(1);
+    expect((await ok(t, 'GET', `/segments/${buyers.id}/customers`)).data.map((c: { id: string }) => c.id)).toEqual([bystander]);
+    const exits = await ctx.db.rows<{ customer_id: string }>(sql`
+      SELECT customer_id FROM segment_membership_history
+      WHERE tenant_id = ${t.tenantId}::uuid AND segment_id = ${buyers.id}::uuid AND change = 'exited'`);
+    expect(exits).toEqual([{ customer_id: id }]);
     expect((await ok(t, 'GET', `/customers/${bystander}`)).email).toBe('other@exemplu.ro');
     expect((await inject(t, 'GET', `/customers/${id}`)).statusCode).toBe(404);
     expect((await inject(t, 'POST', `/customers/${id}/erase`, { confirm: true })).statusCode).toBe(409);

@@ -6,6 +6,7 @@ import { sql } from '../../db/database.js';
 import { createTenant } from '../auth/auth.service.js';
 import { ingestEvents } from '../ingest/ingest.service.js';
 import { createTestApp, type TestContext } from '../../test/helpers.js';
+import { buyerStatistics, customerIdSplit } from './analytics.repository.js';
 
 /*
  * The paper test of issue 4 item 9, through the CRM's own ingestion: CDNOW_sample.txt loaded as
@@ -137,6 +138,19 @@ describe('CDNOW through ingestion (original dates)', () => {
     expect(body.predicted_clv).toBeLessThan(body.expected_average_order_value * body.expected_purchases);
     expect(body.predicted_clv).toBeGreaterThan(0.9 * body.expected_average_order_value * body.expected_purchases);
     expect(body).toMatchObject({ horizon: 39, time_unit: 'week', as_of: '1997-09-30' });
+  });
+
+  it('whole-tenant statistics, computed in two id ranges, equal the statistics of every customer asked by id', async () => {
+    const split = await customerIdSplit(t.db, tenantId);
+    const ids = (await t.db.rows<{ id: string }>(sql`SELECT id FROM customers WHERE tenant_id = ${tenantId}::uuid`)).map((r) => r.id);
+    expect(ids.filter((id) => id < split!).length).toBeGreaterThan(0);
+    expect(ids.filter((id) => id >= split!).length).toBeGreaterThan(0);
+    const byId = (rows: { customer_id: string }[]) => [...rows].sort((a, b) => (a.customer_id < b.customer_id ? -1 : 1));
+    const whole = await buyerStatistics(t.db, tenantId, '1997-09-30');
+    expect(whole).toHaveLength(2357);
+    expect(byId(whole)).toEqual(byId(await buyerStatistics(t.db, tenantId, '1997-09-30', ids)));
+    // a customer of one purchase day: no repeat spend
+    expect(whole.filter((r) => r.x === 0).every((r) => Number(r.repeat_sum) === 0)).toBe(true);
   });
 
   it("another tenant cannot read this tenant's customer CLV", async () => {

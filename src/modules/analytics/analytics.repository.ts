@@ -96,27 +96,83 @@ export async function rfmSummary(db: Executor, tenantId: string): Promise<{ segm
  * partial refunds, orders of one customer on one local day summed into one purchase. Columns:
  * customer_id, x (purchase days − 1), tx_days (last − first), t_days (asOf − first), repeat_sum (spend on
  * every purchase day but the first), historic (all spend up to asOf).
+ *
+ * The time zone is a value, not a look-up, so the planner estimates the asOf cut-off from its statistics
+ * (a sub-select there made it guess a third of the orders and plan for that). The first day's spend is the
+ * second element of min(ARRAY[day, spend]) (arrays compare element by element), which saves a window pass.
  */
-function purchaseStatistics(tenantId: string, asOf: string, customerIds?: string | readonly string[]): SQL {
-  const only = customerIds === undefined ? sql``
-    : typeof customerIds === 'string' ? sql`AND o.customer_id = ${customerIds}::uuid`
-      : sql`AND o.customer_id = ANY(${arr(customerIds)}::uuid[])`;
+function purchaseStatisticsOf(tenantId: string, asOf: string, timezone: string, only: SQL): SQL {
   return sql`
-    WITH d AS (
-      SELECT o.customer_id, ${localDay(sql`o.completed_at`, tenantId)} AS day, sum(o.total - o.refunded_amount) AS amount
+    SELECT d.customer_id, (count(*) - 1)::int AS x, (max(d.day) - min(d.day))::int AS tx_days,
+           (${asOf}::date - min(d.day))::int AS t_days,
+           sum(d.amount) - (min(ARRAY[d.day - DATE '2000-01-01', d.amount]))[2] AS repeat_sum,
+           sum(d.amount) AS historic
+    FROM (
+      SELECT o.customer_id, (o.completed_at AT TIME ZONE ${timezone}::text)::date AS day, sum(o.total - o.refunded_amount) AS amount
       FROM orders o
       JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
       WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
-        AND o.completed_at < ((${asOf}::date + 1)::timestamp AT TIME ZONE (SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid))
+        AND o.completed_at < ((${asOf}::date + 1)::timestamp AT TIME ZONE ${timezone}::text)
         ${only}
       GROUP BY 1, 2
-    ),
-    f AS (SELECT d.*, min(d.day) OVER (PARTITION BY d.customer_id) AS first_day FROM d)
-    SELECT f.customer_id, (count(*) - 1)::int AS x, (max(f.day) - min(f.day))::int AS tx_days,
-           (${asOf}::date - min(f.day))::int AS t_days,
-           coalesce(sum(f.amount) FILTER (WHERE f.day > f.first_day), 0) AS repeat_sum,
-           sum(f.amount) AS historic
-    FROM f GROUP BY f.customer_id`;
+    ) d
+    GROUP BY d.customer_id`;
+}
+
+interface StatisticsScope {
+  timezone: string;
+  /** See purchaseStatistics; null for a list of customers, or fewer than two customers. */
+  split: string | null;
+}
+
+/**
+ * The tenant's time zone and, for the whole tenant, an id that splits its customers roughly in half: the
+ * middle of the planner's histogram of customer ids within the tenant's id range, else the midpoint of that
+ * range (ids are random or time-ordered UUIDs; an uneven split costs speed, never correctness).
+ */
+async function statisticsScope(db: Executor, tenantId: string, wholeTenant: boolean): Promise<StatisticsScope> {
+  const row = await db.one<{ timezone: string; lo: string | null; hi: string | null; bounds: string[] | null }>(wholeTenant ? sql`
+    SELECT t.timezone,
+           (SELECT c.id FROM customers c WHERE c.tenant_id = t.id ORDER BY c.id LIMIT 1)::text AS lo,
+           (SELECT c.id FROM customers c WHERE c.tenant_id = t.id ORDER BY c.id DESC LIMIT 1)::text AS hi,
+           (SELECT histogram_bounds::text::text[] FROM pg_stats
+            WHERE schemaname = current_schema() AND tablename = 'customers' AND attname = 'id') AS bounds
+    FROM tenants t WHERE t.id = ${tenantId}::uuid` : sql`
+    SELECT t.timezone, NULL AS lo, NULL AS hi, NULL AS bounds FROM tenants t WHERE t.id = ${tenantId}::uuid`);
+  if (!row) throw new Error(`tenant ${tenantId} not found`);
+  const { lo, hi } = row;
+  if (!lo || !hi || lo === hi) return { timezone: row.timezone, split: null };
+  const inside = (row.bounds ?? []).filter((b) => b > lo && b < hi);
+  if (inside.length >= 3) return { timezone: row.timezone, split: inside[Math.floor(inside.length / 2)]! };
+  const hex = (u: string) => BigInt(`0x${u.replaceAll('-', '')}`);
+  const mid = ((hex(lo) + hex(hi)) / 2n).toString(16).padStart(32, '0');
+  return { timezone: row.timezone, split: `${mid.slice(0, 8)}-${mid.slice(8, 12)}-${mid.slice(12, 16)}-${mid.slice(16, 20)}-${mid.slice(20)}` };
+}
+
+/**
+ * The statistics of some customers, or of the whole tenant. For the whole tenant the customers are split in
+ * two id ranges and the halves written as a UNION ALL: PostgreSQL can then run each half's whole aggregation
+ * (join, per-day and per-customer grouping) in a worker of its own (Parallel Append), where one query
+ * gathers every (customer, day) row into the leader and groups them there alone. The halves read disjoint
+ * customers, so the union is exactly the one query's result.
+ */
+async function purchaseStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: string | readonly string[]): Promise<SQL> {
+  const { timezone, split } = await statisticsScope(db, tenantId, customerIds === undefined);
+  if (customerIds !== undefined) {
+    return purchaseStatisticsOf(tenantId, asOf, timezone, typeof customerIds === 'string'
+      ? sql`AND o.customer_id = ${customerIds}::uuid`
+      : sql`AND o.customer_id = ANY(${arr(customerIds)}::uuid[])`);
+  }
+  if (!split) return purchaseStatisticsOf(tenantId, asOf, timezone, sql``);
+  return sql`
+    ${purchaseStatisticsOf(tenantId, asOf, timezone, sql`AND o.customer_id < ${split}::uuid`)}
+    UNION ALL
+    ${purchaseStatisticsOf(tenantId, asOf, timezone, sql`AND o.customer_id >= ${split}::uuid`)}`;
+}
+
+/** The id splitting the tenant's customers for the statistics (exported for its test). */
+export async function customerIdSplit(db: Executor, tenantId: string): Promise<string | null> {
+  return (await statisticsScope(db, tenantId, true)).split;
 }
 
 export interface StatisticsRow {
@@ -130,7 +186,7 @@ export interface StatisticsRow {
 export async function groupedStatistics(db: Executor, tenantId: string, asOf: string): Promise<(StatisticsRow & { weight: number })[]> {
   return db.rows(sql`
     SELECT s.x, s.tx_days, s.t_days, s.repeat_sum, count(*)::int AS weight
-    FROM (${purchaseStatistics(tenantId, asOf)}) s
+    FROM (${await purchaseStatistics(db, tenantId, asOf)}) s
     GROUP BY s.x, s.tx_days, s.t_days, s.repeat_sum`);
 }
 
@@ -143,13 +199,13 @@ export interface CustomerStatisticsRow extends StatisticsRow {
 
 /** Every buyer's statistics alone (what the scores refresh needs): no read of the profiles. */
 export async function buyerStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<(StatisticsRow & { customer_id: string; historic: number })[]> {
-  return db.rows(purchaseStatistics(tenantId, asOf, customerIds));
+  return db.rows(await purchaseStatistics(db, tenantId, asOf, customerIds));
 }
 
 export async function customerStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: string | readonly string[]): Promise<CustomerStatisticsRow[]> {
   return db.rows(sql`
     SELECT s.*, c.source, c.rfm_segment
-    FROM (${purchaseStatistics(tenantId, asOf, customerIds)}) s
+    FROM (${await purchaseStatistics(db, tenantId, asOf, customerIds)}) s
     JOIN customers c ON c.tenant_id = ${tenantId}::uuid AND c.id = s.customer_id`);
 }
 

@@ -140,7 +140,7 @@ describe('CDNOW through ingestion (original dates)', () => {
     expect(body).toMatchObject({ horizon: 39, time_unit: 'week', as_of: '1997-09-30' });
   });
 
-  it('whole-tenant statistics, computed in two id ranges, equal the statistics of every customer asked by id', async () => {
+  it('whole-tenant statistics, computed in two id ranges, equal the statistics of every customer asked by id; live customers only', async () => {
     const split = await customerIdSplit(t.db, tenantId);
     const ids = (await t.db.rows<{ id: string }>(sql`SELECT id FROM customers WHERE tenant_id = ${tenantId}::uuid`)).map((r) => r.id);
     expect(ids.filter((id) => id < split!).length).toBeGreaterThan(0);
@@ -151,6 +151,21 @@ describe('CDNOW through ingestion (original dates)', () => {
     expect(byId(whole)).toEqual(byId(await buyerStatistics(t.db, tenantId, '1997-09-30', ids)));
     // a customer of one purchase day: no repeat spend
     expect(whole.filter((r) => r.x === 0).every((r) => Number(r.repeat_sum) === 0)).toBe(true);
+
+    // deleted and merged records are not customers any more: their orders count for nobody (restored after)
+    const idOf = async (ext: string) => (await t.db.one<{ id: string }>(sql`
+      SELECT id FROM customers WHERE tenant_id = ${tenantId}::uuid AND external_id = ${ext}`))!.id;
+    const [gone, merged, survivor] = [await idOf('0002'), await idOf('0003'), await idOf('0004')];
+    await t.db.run(sql`UPDATE customers SET deleted_at = now() WHERE tenant_id = ${tenantId}::uuid AND id = ${gone}::uuid`);
+    await t.db.run(sql`UPDATE customers SET merged_into = ${survivor}::uuid WHERE tenant_id = ${tenantId}::uuid AND id = ${merged}::uuid`);
+    try {
+      const live = await buyerStatistics(t.db, tenantId, '1997-09-30');
+      expect(live).toHaveLength(2355);
+      expect(live.some((r) => r.customer_id === gone || r.customer_id === merged)).toBe(false);
+      expect(await buyerStatistics(t.db, tenantId, '1997-09-30', [gone, merged])).toEqual([]);
+    } finally {
+      await t.db.run(sql`UPDATE customers SET deleted_at = NULL, merged_into = NULL WHERE tenant_id = ${tenantId}::uuid AND id IN (${gone}::uuid, ${merged}::uuid)`);
+    }
   });
 
   it("another tenant cannot read this tenant's customer CLV", async () => {

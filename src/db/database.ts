@@ -260,3 +260,5 @@ export function pgConstraint(err: unknown): string | undefined {
 export const PG_UNIQUE_VIOLATION = '23505';
 export const PG_FOREIGN_KEY_VIOLATION = '23503';
 export const PG_CHECK_VIOLATION = '23514';
+/** lock_not_available: LOCK … NOWAIT found the table in use */
+export const PG_LOCK_NOT_AVAILABLE = '55P03';

@@ -1,7 +1,4 @@
-import { arr, pgErrorCode, sql, type Executor, type SQL } from '../../db/database.js';
-
-/** lock_not_available: LOCK … NOWAIT found the table in use */
-const PG_LOCK_NOT_AVAILABLE = '55P03';
+import { arr, PG_LOCK_NOT_AVAILABLE, pgErrorCode, sql, type Executor, type SQL } from '../../db/database.js';
 import { RFM_CODE_MAP } from './rfm.mapping.js';
 
 /** Live customers only: analytics never count deleted or merged-away profiles. */
@@ -28,8 +25,12 @@ export async function customerExists(db: Executor, tenantId: string, customerId:
 }
 
 /** The tenant's local calendar date of a timestamptz expression. */
-const localDay = (expr: SQL, tenantId: string) =>
-  sql`(${expr} AT TIME ZONE (SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid))::date`;
+const localDay = (expr: SQL, tenantId: string) => sql`(${expr} AT TIME ZONE ${tenantZone(tenantId)})::date`;
+
+/** The tenant's time zone, looked up in the statement. */
+function tenantZone(tenantId: string): SQL {
+  return sql`(SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid)`;
+}
 
 // ---------------------------------------------------------------------------------------------
 // RFM
@@ -97,22 +98,23 @@ export async function rfmSummary(db: Executor, tenantId: string): Promise<{ segm
  * customer_id, x (purchase days − 1), tx_days (last − first), t_days (asOf − first), repeat_sum (spend on
  * every purchase day but the first), historic (all spend up to asOf).
  *
- * The time zone is a value, not a look-up, so the planner estimates the asOf cut-off from its statistics
- * (a sub-select there made it guess a third of the orders and plan for that). The first day's spend is the
+ * `zone` is the time zone: for the whole tenant a value, not a look-up, so the planner estimates the asOf
+ * cut-off from its statistics (a sub-select there made it guess a third of the orders and plan for that);
+ * for a few customers the look-up (tenantZone) saves a round trip. The first day's spend is the
  * second element of min(ARRAY[day, spend]) (arrays compare element by element), which saves a window pass.
  */
-function purchaseStatisticsOf(tenantId: string, asOf: string, timezone: string, only: SQL): SQL {
+function purchaseStatisticsOf(tenantId: string, asOf: string, zone: SQL, only: SQL): SQL {
   return sql`
     SELECT d.customer_id, (count(*) - 1)::int AS x, (max(d.day) - min(d.day))::int AS tx_days,
            (${asOf}::date - min(d.day))::int AS t_days,
            sum(d.amount) - (min(ARRAY[d.day - DATE '2000-01-01', d.amount]))[2] AS repeat_sum,
            sum(d.amount) AS historic
     FROM (
-      SELECT o.customer_id, (o.completed_at AT TIME ZONE ${timezone}::text)::date AS day, sum(o.total - o.refunded_amount) AS amount
+      SELECT o.customer_id, (o.completed_at AT TIME ZONE ${zone})::date AS day, sum(o.total - o.refunded_amount) AS amount
       FROM orders o
       JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
       WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
-        AND o.completed_at < ((${asOf}::date + 1)::timestamp AT TIME ZONE ${timezone}::text)
+        AND o.completed_at < ((${asOf}::date + 1)::timestamp AT TIME ZONE ${zone})
         ${only}
       GROUP BY 1, 2
     ) d
@@ -121,32 +123,30 @@ function purchaseStatisticsOf(tenantId: string, asOf: string, timezone: string, 
 
 interface StatisticsScope {
   timezone: string;
-  /** See purchaseStatistics; null for a list of customers, or fewer than two customers. */
+  /** See purchaseStatistics; null with fewer than two customers. */
   split: string | null;
 }
 
 /**
- * The tenant's time zone and, for the whole tenant, an id that splits its customers roughly in half: the
- * middle of the planner's histogram of customer ids within the tenant's id range, else the midpoint of that
- * range (ids are random or time-ordered UUIDs; an uneven split costs speed, never correctness).
+ * The tenant's time zone and an id that splits its customers roughly in half: the middle of the planner's
+ * histogram of customer ids within the tenant's id range, else the midpoint of that range (ids are random or
+ * time-ordered UUIDs; an uneven split costs speed, never correctness).
  */
-async function statisticsScope(db: Executor, tenantId: string, wholeTenant: boolean): Promise<StatisticsScope> {
-  const row = await db.one<{ timezone: string; lo: string | null; hi: string | null; bounds: string[] | null }>(wholeTenant ? sql`
+async function wholeTenantScope(db: Executor, tenantId: string): Promise<StatisticsScope> {
+  const row = (await db.one<{ timezone: string; lo: string | null; hi: string | null; bounds: string[] | null }>(sql`
     SELECT t.timezone,
            (SELECT c.id FROM customers c WHERE c.tenant_id = t.id ORDER BY c.id LIMIT 1)::text AS lo,
            (SELECT c.id FROM customers c WHERE c.tenant_id = t.id ORDER BY c.id DESC LIMIT 1)::text AS hi,
            (SELECT histogram_bounds::text::text[] FROM pg_stats
             WHERE schemaname = current_schema() AND tablename = 'customers' AND attname = 'id') AS bounds
-    FROM tenants t WHERE t.id = ${tenantId}::uuid` : sql`
-    SELECT t.timezone, NULL AS lo, NULL AS hi, NULL AS bounds FROM tenants t WHERE t.id = ${tenantId}::uuid`);
-  if (!row) throw new Error(`tenant ${tenantId} not found`);
-  const { lo, hi } = row;
-  if (!lo || !hi || lo === hi) return { timezone: row.timezone, split: null };
+    FROM tenants t WHERE t.id = ${tenantId}::uuid`))!;
+  const { timezone, lo, hi } = row;
+  if (!lo || !hi || lo === hi) return { timezone, split: null };
   const inside = (row.bounds ?? []).filter((b) => b > lo && b < hi);
-  if (inside.length >= 3) return { timezone: row.timezone, split: inside[Math.floor(inside.length / 2)]! };
+  if (inside.length >= 3) return { timezone, split: inside[Math.floor(inside.length / 2)]! };
   const hex = (u: string) => BigInt(`0x${u.replaceAll('-', '')}`);
   const mid = ((hex(lo) + hex(hi)) / 2n).toString(16).padStart(32, '0');
-  return { timezone: row.timezone, split: `${mid.slice(0, 8)}-${mid.slice(8, 12)}-${mid.slice(12, 16)}-${mid.slice(16, 20)}-${mid.slice(20)}` };
+  return { timezone, split: `${mid.slice(0, 8)}-${mid.slice(8, 12)}-${mid.slice(12, 16)}-${mid.slice(16, 20)}-${mid.slice(20)}` };
 }
 
 /**
@@ -157,22 +157,23 @@ async function statisticsScope(db: Executor, tenantId: string, wholeTenant: bool
  * customers, so the union is exactly the one query's result.
  */
 async function purchaseStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: string | readonly string[]): Promise<SQL> {
-  const { timezone, split } = await statisticsScope(db, tenantId, customerIds === undefined);
   if (customerIds !== undefined) {
-    return purchaseStatisticsOf(tenantId, asOf, timezone, typeof customerIds === 'string'
+    return purchaseStatisticsOf(tenantId, asOf, tenantZone(tenantId), typeof customerIds === 'string'
       ? sql`AND o.customer_id = ${customerIds}::uuid`
       : sql`AND o.customer_id = ANY(${arr(customerIds)}::uuid[])`);
   }
-  if (!split) return purchaseStatisticsOf(tenantId, asOf, timezone, sql``);
+  const { timezone, split } = await wholeTenantScope(db, tenantId);
+  const zone = sql`${timezone}::text`;
+  if (!split) return purchaseStatisticsOf(tenantId, asOf, zone, sql``);
   return sql`
-    ${purchaseStatisticsOf(tenantId, asOf, timezone, sql`AND o.customer_id < ${split}::uuid`)}
+    ${purchaseStatisticsOf(tenantId, asOf, zone, sql`AND o.customer_id < ${split}::uuid`)}
     UNION ALL
-    ${purchaseStatisticsOf(tenantId, asOf, timezone, sql`AND o.customer_id >= ${split}::uuid`)}`;
+    ${purchaseStatisticsOf(tenantId, asOf, zone, sql`AND o.customer_id >= ${split}::uuid`)}`;
 }
 
 /** The id splitting the tenant's customers for the statistics (exported for its test). */
 export async function customerIdSplit(db: Executor, tenantId: string): Promise<string | null> {
-  return (await statisticsScope(db, tenantId, true)).split;
+  return (await wholeTenantScope(db, tenantId)).split;
 }
 
 export interface StatisticsRow {
@@ -197,8 +198,10 @@ export interface CustomerStatisticsRow extends StatisticsRow {
   rfm_segment: string | null;
 }
 
+export type BuyerStatisticsRow = StatisticsRow & { customer_id: string; historic: number };
+
 /** Every buyer's statistics alone (what the scores refresh needs): no read of the profiles. */
-export async function buyerStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<(StatisticsRow & { customer_id: string; historic: number })[]> {
+export async function buyerStatistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<BuyerStatisticsRow[]> {
   return db.rows(await purchaseStatistics(db, tenantId, asOf, customerIds));
 }
 
@@ -499,8 +502,7 @@ export async function stageClvPredictions(db: Executor, runId: string, clv: { id
   if (clv.ids.length === 0) return;
   await db.run(sql`
     INSERT INTO score_refresh_clv (run_id, customer_id, p_alive, predicted_clv)
-    SELECT ${runId}::uuid, u.id, u.p, u.clv
-    FROM unnest(${arr(clv.ids)}::uuid[], ${arr(clv.pAlive)}::float8[], ${arr(clv.predicted)}::float8[]) AS u(id, p, clv)`);
+    SELECT ${runId}::uuid, u.id, u.p, u.clv FROM (${clvFromArrays(clv)}) u`);
 }
 
 /** Where a staged change sits in the write order (see score_refresh_changes in migration 0018). */
@@ -724,7 +726,7 @@ export async function weekdayHour(db: Executor, tenantId: string): Promise<{ dow
     FROM orders o
     JOIN customers c ON c.tenant_id = o.tenant_id AND c.id = o.customer_id AND ${LIVE}
     CROSS JOIN LATERAL (
-      SELECT o.completed_at AT TIME ZONE (SELECT t.timezone FROM tenants t WHERE t.id = ${tenantId}::uuid) AS t
+      SELECT o.completed_at AT TIME ZONE ${tenantZone(tenantId)} AS t
     ) l
     WHERE o.tenant_id = ${tenantId}::uuid AND o.status = 'completed' AND o.completed_at IS NOT NULL
     GROUP BY 1, 2`);
@@ -878,23 +880,18 @@ export async function lifetimeValueDistribution(
   tenantId: string,
   bounds: readonly number[],
 ): Promise<{ customers: number; mean: number; median: number; counts: number[] }> {
-  // one scan: a row per bucket and the total row (grouping set ()), told apart by grouping()
-  const rows = await db.rows<{ total: number; i: number | null; n: number; mean: number | null; median: number | null }>(sql`
-    SELECT grouping(x.i) AS total, x.i, count(*)::int AS n, avg(x.v)::float8 AS mean,
-           (percentile_cont(0.5) WITHIN GROUP (ORDER BY x.v))::float8 AS median
-    FROM (
+  // one scan; the mean and median over all buyers, the counts per bucket
+  const row = (await db.one<{ n: number; mean: number | null; median: number | null; buckets: [number, number][] | null }>(sql`
+    WITH x AS MATERIALIZED (
       SELECT width_bucket(c.lifetime_value, ${arr(bounds)}::numeric[]) AS i, c.lifetime_value AS v
       FROM customers c WHERE c.tenant_id = ${tenantId}::uuid AND ${LIVE} AND c.total_orders > 0
-    ) x
-    GROUP BY GROUPING SETS ((x.i), ())`);
+    )
+    SELECT t.n, t.mean, t.median, (SELECT json_agg(json_build_array(g.i, g.n)) FROM (SELECT x.i, count(*)::int AS n FROM x GROUP BY x.i) g) AS buckets
+    FROM (SELECT count(*)::int AS n, avg(x.v)::float8 AS mean, (percentile_cont(0.5) WITHIN GROUP (ORDER BY x.v))::float8 AS median FROM x) t`))!;
   const counts = bounds.map(() => 0);
-  let total = { customers: 0, mean: 0, median: 0 };
-  for (const r of rows) {
-    if (r.total === 1) total = { customers: r.n, mean: r.mean ?? 0, median: r.median ?? 0 };
-    // width_bucket: 0 below the first bound (a negative value, refunds), i for [bounds[i-1], bounds[i])
-    else counts[Math.max(0, (r.i ?? 0) - 1)] += r.n;
-  }
-  return { ...total, counts };
+  // width_bucket: 0 below the first bound (a negative value, refunds), i for [bounds[i-1], bounds[i])
+  for (const [i, n] of row.buckets ?? []) counts[Math.max(0, i - 1)] += n;
+  return { customers: row.n, mean: row.mean ?? 0, median: row.median ?? 0, counts };
 }
 
 export async function countVips(db: Executor, tenantId: string): Promise<number> {

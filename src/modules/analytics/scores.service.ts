@@ -27,8 +27,8 @@ export interface RefreshResult {
   lifecycle_changes: number;
   /** customers whose is_vip flag the tenant's VIP rule changed (vip.service.ts) */
   vip_changes: number;
-  /** where the time went (full refresh) */
-  timings_ms?: RefreshTimings;
+  /** where the time went */
+  timings_ms: RefreshTimings;
 }
 
 /** A full refresh writes its changes in sweeps of this many neighbouring pages (at most one row per page per transaction). */
@@ -43,16 +43,14 @@ const COMPUTE_WORK_MEM_MB = 160;
 type ClvArrays = { ids: string[]; pAlive: number[]; predicted: number[] };
 
 /** The sufficient statistics of every buyer (or of `customerIds`) as of asOf, in the model's unit. */
-type BuyerStatistics = Awaited<ReturnType<typeof repo.buyerStatistics>>[number];
-
-async function statistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<BuyerStatistics[]> {
+async function statistics(db: Executor, tenantId: string, asOf: string, customerIds?: readonly string[]): Promise<repo.BuyerStatisticsRow[]> {
   return db.transaction(async (tx) => {
     await setLocalWorkMem(tx, WORK_MEM_MB);
     return repo.buyerStatistics(tx, tenantId, asOf, customerIds);
   });
 }
 
-function toCustomerStatistics(rows: BuyerStatistics[]): CustomerStatistics[] {
+function toCustomerStatistics(rows: repo.BuyerStatisticsRow[]): CustomerStatistics[] {
   const unitDays = DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT];
   return rows.map((r) => ({
     customerId: r.customer_id,
@@ -68,7 +66,7 @@ function toCustomerStatistics(rows: BuyerStatistics[]): CustomerStatistics[] {
  * BG/NBD + Gamma-Gamma fitted on the statistics already read for scoring (weighted rows of identical
  * (x, t_x, T, repeat spend), as groupedStatistics would produce them): one pass over the orders serves both.
  */
-function fitFrom(rows: BuyerStatistics[], asOf: string): { model: ClvModel } | { reason: string; message: string } {
+function fitFrom(rows: repo.BuyerStatisticsRow[], asOf: string): { model: ClvModel } | { reason: string; message: string } {
   const unitDays = DAYS_PER_TIME_UNIT[SCORE_TIME_UNIT];
   const grouped = new Map<string, { x: number; t_x: number; T: number; m: number; weight: number }>();
   for (const r of rows) {

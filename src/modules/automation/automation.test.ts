@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from '../../db/database.js';
+import { arr, sql } from '../../db/database.js';
 import { createTestApp, createTestTenant, type TestContext, type TestTenant } from '../../test/helpers.js';
 import { nextTimeOfDay, runDueSteps, type MessageRequest } from './automation.engine.js';
 import { createTemplate } from '../templates/templates.service.js';
@@ -195,12 +195,12 @@ describe('enrollment counts per step', () => {
     await ctx.db.run(sql`
       INSERT INTO workflow_step_runs (tenant_id, enrollment_id, workflow_id, customer_id, step_id, step_type, status, ran_at)
       SELECT tenant_id, id, workflow_id, customer_id, 'pause', 'wait', 'succeeded', now() FROM workflow_enrollments
-      WHERE tenant_id = ${t.tenantId}::uuid AND id = ANY(${`{${moved.join(',')}}`}::uuid[])`);
-    await ctx.db.run(sql`UPDATE workflow_enrollments SET current_step_id = 'tag' WHERE id = ANY(${`{${moved.join(',')}}`}::uuid[])`);
-    await ctx.db.run(sql`UPDATE workflow_enrollments SET status = 'failed' WHERE id = ANY(${`{${moved.slice(0, 7).join(',')}}`}::uuid[])`);
+      WHERE tenant_id = ${t.tenantId}::uuid AND id = ANY(${arr(moved)}::uuid[])`);
+    await ctx.db.run(sql`UPDATE workflow_enrollments SET current_step_id = 'tag' WHERE id = ANY(${arr(moved)}::uuid[])`);
+    await ctx.db.run(sql`UPDATE workflow_enrollments SET status = 'failed' WHERE id = ANY(${arr(moved.slice(0, 7))}::uuid[])`);
     await ctx.db.run(sql`
       UPDATE workflow_enrollments SET status = 'completed', current_step_id = NULL, finished_at = now()
-      WHERE id = ANY(${`{${enrolled.slice(110, 114).map((e) => e.id).join(',')}}`}::uuid[])`);
+      WHERE id = ANY(${arr(enrolled.slice(110, 114).map((e) => e.id))}::uuid[])`);
 
     const page = (await a.get(`/workflows/${wf.id}/enrollments?status=active&limit=500`)).json();
     expect(page.data).toHaveLength(500);

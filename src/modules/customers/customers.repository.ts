@@ -313,23 +313,22 @@ async function estimateRows(db: Executor, where: SQL[]): Promise<number> {
  * are dense there; when that does not fill the page, a matching set of moderate size (planner's estimate)
  * is collected through the filter indexes and sorted, and only a large one is left to the ordered scan.
  */
+/** The plain page: the rows matching `where`, walked in sort order. */
+function orderedPage(db: Executor, spec: SortSpec, where: SQL[], limit: number): Promise<ListedCustomer[]> {
+  const dir = sql.raw(spec.desc ? 'DESC' : 'ASC');
+  return db.rows<ListedCustomer>(sql`
+    SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM customers c
+    WHERE ${sql.join(where, sql` AND `)}
+    ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
+    LIMIT ${limit}`);
+}
+
 async function filteredPage(
   db: Executor,
   { tenantId, spec, scope, filters, limit }: { tenantId: string; spec: SortSpec; scope: SQL[]; filters: SQL[]; limit: number },
 ): Promise<ListedCustomer[]> {
   const dir = sql.raw(spec.desc ? 'DESC' : 'ASC');
   const where = sql.join([...scope, ...filters], sql` AND `);
-  // MATERIALIZED keeps the ORDER BY … LIMIT from being pushed into an ordered index scan; only the id and
-  // the key of each match are kept, the page's rows are read again by primary key.
-  const collect = () => db.rows<ListedCustomer>(sql`
-    WITH m AS MATERIALIZED (
-      SELECT c.id, ${spec.key} AS sort_value FROM customers c WHERE ${where}
-    ), p AS (
-      SELECT id FROM m ORDER BY sort_value ${dir}, id ${dir} LIMIT ${limit}
-    )
-    SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM p
-    JOIN customers c ON c.tenant_id = ${tenantId} AND c.id = p.id
-    ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}`);
   const probed = await db.rows<ListedCustomer>(sql`
     SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key
     FROM (SELECT * FROM customers c WHERE ${sql.join(scope, sql` AND `)}
@@ -338,12 +337,18 @@ async function filteredPage(
     ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
     LIMIT ${limit}`);
   if (probed.length === limit) return probed;
-  if ((await estimateRows(db, [...scope, ...filters])) <= COLLECT_MAX) return collect();
+  if ((await estimateRows(db, [...scope, ...filters])) > COLLECT_MAX) return orderedPage(db, spec, [...scope, ...filters], limit);
+  // MATERIALIZED keeps the ORDER BY … LIMIT from being pushed into an ordered index scan; only the id and
+  // the key of each match are kept, the page's rows are read again by primary key.
   return db.rows<ListedCustomer>(sql`
-    SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM customers c
-    WHERE ${where}
-    ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
-    LIMIT ${limit}`);
+    WITH m AS MATERIALIZED (
+      SELECT c.id, ${spec.key} AS sort_value FROM customers c WHERE ${where}
+    ), p AS (
+      SELECT id FROM m ORDER BY sort_value ${dir}, id ${dir} LIMIT ${limit}
+    )
+    SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM p
+    JOIN customers c ON c.tenant_id = ${tenantId} AND c.id = p.id
+    ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}`);
 }
 
 /**
@@ -374,11 +379,7 @@ export async function listCustomers(
     // Free-text search stays with the planner: the trigram index settles rare terms, and common ones are
     // dense among the newest customers.
     rows.push(...(filters.length === 0 || rest.searchPatterns?.length
-      ? await db.rows<ListedCustomer>(sql`
-          SELECT ${COLUMNS}, ${keyText(spec)} AS sort_key FROM customers c
-          WHERE ${sql.join([...scope, ...filters], sql` AND `)}
-          ORDER BY ${spec.key} ${dir} ${spec.nulls}, c.id ${dir}
-          LIMIT ${input.limit}`)
+      ? await orderedPage(db, spec, [...scope, ...filters], input.limit)
       : await filteredPage(db, { tenantId: input.tenantId, spec, scope, filters, limit: input.limit })));
   }
   // Pass 2: rows without a sort key, last in either direction, by id.

@@ -10,10 +10,9 @@ import { MAX_BATCH } from '../ingest/ingest.schemas.js';
 import { newContactMemo, validateEvent, type ContactMemo, type ValidEvent } from '../ingest/ingest.validation.js';
 import { enqueueEventsSql, type NewOutboxEvent } from '../outbox/outbox.repository.js';
 import { insertConsentEventsSql, type NewConsentEvent } from '../privacy/consent.repository.js';
-import { findSuppressedByChannel } from '../privacy/suppressions.repository.js';
 import { insertActivitiesSql, type NewActivity } from '../timeline/timeline.repository.js';
 import { afterIngestion } from '../ingest/ingest.pipeline.js';
-import { createdEvent, createdSummary, registeredSummary, updatedSummary } from '../ingest/ingest.service.js';
+import { consentLedgerRows, createdEvent, createdSummary, dropSuppressedConsent, registeredSummary, updatedSummary } from '../ingest/ingest.service.js';
 import * as repo from './imports.repository.js';
 
 /**
@@ -45,12 +44,11 @@ export const BULK_CHUNK = MAX_BATCH / 2;
 /** Chunks written concurrently (2 fill a 2-core machine, as the ingestion lanes of imports do). */
 export const BULK_LANES = 2;
 
-/** Profile fields a registration fills (and the only data keys the bulk path models). */
-const FILL_FIELDS = ['date_of_birth', 'gender', 'city', 'state', 'country', 'postal_code', 'company_name'] as const;
-const REGISTRATION_KEYS = new Set<string>(['source', 'consent', ...FILL_FIELDS]);
+/** Profile fields user.registered fills (the rest of a row needs customer.updated; the only profile data keys the bulk path models). */
+export const REGISTRATION_FIELDS = ['date_of_birth', 'gender', 'city', 'state', 'country', 'postal_code', 'company_name'] as const;
+const REGISTRATION_KEYS = new Set<string>(['source', 'consent', ...REGISTRATION_FIELDS]);
 /** Fields customer.updated may overwrite on the bulk path, with the column defaults they overwrite. */
 const SET_DEFAULTS: Record<string, string> = { customer_type: 'individual', status: 'active' };
-const CONSENT_FLAGS = { marketing_email: 'email', marketing_sms: 'sms' } as const;
 
 export interface BulkRow {
   /** the caller's index of the row */
@@ -87,13 +85,13 @@ export function uuidv7(): string {
 }
 
 /**
- * Validates the rows' events and keeps those the bulk path writes exactly; the others are handed back.
+ * Validates the rows' events and keeps those the bulk path writes exactly; the others are left out (the
+ * caller sends every row not applied through ingestion).
  * `taken`: the identifiers of the rows kept so far (called chunk by chunk, in file order).
  */
-function prepare(config: Config, rows: BulkRow[], taken: Set<string>, memo: ContactMemo): { ready: Prepared[]; fallback: number[] } {
+function prepare(config: Config, rows: BulkRow[], taken: Set<string>, memo: ContactMemo): Prepared[] {
   const nowMs = Date.now();
   const ready: Prepared[] = [];
-  const fallback: number[] = [];
   for (const r of rows) {
     const events: ValidEvent[] = [];
     for (const raw of r.events) {
@@ -106,21 +104,15 @@ function prepare(config: Config, rows: BulkRow[], taken: Set<string>, memo: Cont
       && Object.keys(reg.data).every((k) => REGISTRATION_KEYS.has(k))
       && (upd === undefined || (upd.type === 'customer.updated' && Object.keys(upd.changes ?? {}).every((k) => Object.hasOwn(SET_DEFAULTS, k))
         && upd.identity.externalId === reg.identity.externalId && upd.identity.email === reg.identity.email && upd.identity.phone === reg.identity.phone));
-    if (!modelled) {
-      fallback.push(r.row);
-      continue;
-    }
+    if (!modelled) continue;
     const idn = reg.identity;
     const keys = [idn.externalId && `x|${idn.externalId}`, idn.email && `e|${idn.email}`, idn.phone && `p|${idn.phone}`].filter((k): k is string => !!k);
     // one person per row here: a later row naming the same person (after normalization) updates it through ingestion
-    if (keys.some((k) => taken.has(k))) {
-      fallback.push(r.row);
-      continue;
-    }
+    if (keys.some((k) => taken.has(k))) continue;
     for (const k of keys) taken.add(k);
     ready.push({ row: r.row, id: uuidv7(), events, identity: idn });
   }
-  return { ready, fallback };
+  return ready;
 }
 
 const str = (v: unknown): string | null => (v === undefined || v === null ? null : typeof v === 'string' ? v : String(v));
@@ -130,14 +122,14 @@ class AppliedBefore extends Error {}
 
 interface ChunkResult {
   applied: Prepared[];
-  fallback: number[];
   /** rows of people a live customer (or alias) has the identifier of: updates, not registrations */
   known: number[];
 }
 
 /**
- * One chunk in one transaction; answers the rows written and the rows handed back. `checkApplied`: look
- * the events up in ingested_events first (after a chunk found some there); otherwise their insert tells.
+ * One chunk in one transaction; answers the rows written and the rows of people known by now (the rest go
+ * through ingestion). `checkApplied`: look the events up in ingested_events first (after a chunk found some
+ * there); otherwise their insert tells.
  */
 async function writeChunk(tx: Executor, ctx: { tenantId: string; actor: string }, chunk: Prepared[], checkApplied: boolean): Promise<ChunkResult> {
   const { tenantId, actor } = ctx;
@@ -155,31 +147,18 @@ async function writeChunk(tx: Executor, ctx: { tenantId: string; actor: string }
     ? new Set((await findIngestedEvents(tx, tenantId, chunk.flatMap((p) => p.events.map((e) => e.id)))).map((r) => r.id))
     : new Set<string>();
   const rows: Prepared[] = [];
-  const fallback: number[] = [];
   const knownRows: number[] = [];
   for (const p of chunk) {
     const i = p.identity;
     if ((i.externalId && found.externalIds.has(i.externalId)) || (i.email && found.emails.has(i.email)) || (i.phone && found.phones.has(i.phone))) {
       knownRows.push(p.row);
-      fallback.push(p.row);
-    } else if (p.events.some((e) => seen.has(e.id))) fallback.push(p.row);
-    else rows.push(p);
+    } else if (!p.events.some((e) => seen.has(e.id))) rows.push(p);
   }
-  if (rows.length === 0) return { applied: [], fallback, known: knownRows };
+  if (rows.length === 0) return { applied: [], known: knownRows };
 
   // as ingestion: no marketing consent from an event for a suppressed address (the import withheld such
   // grants already; this closes the window between that check and the write)
-  const granting = rows.map((p) => p.events[0]).filter((e) => e.data.consent);
-  const emails = granting.filter((e) => e.data.consent.marketing_email === true && e.identity.email).map((e) => e.identity.email!);
-  const phones = granting.filter((e) => e.data.consent.marketing_sms === true && e.identity.phone).map((e) => e.identity.phone!);
-  if (emails.length > 0 || phones.length > 0) {
-    const bad = await findSuppressedByChannel(tx, tenantId, { email: emails, sms: phones });
-    const [badEmails, badPhones] = [bad.email, bad.sms];
-    for (const e of granting) {
-      if (e.data.consent.marketing_email === true && e.identity.email && badEmails.has(e.identity.email)) e.data.consent.marketing_email = false;
-      if (e.data.consent.marketing_sms === true && e.identity.phone && badPhones.has(e.identity.phone)) e.data.consent.marketing_sms = false;
-    }
-  }
+  await dropSuppressedConsent(tx, tenantId, rows.map((p) => p.events[0]));
 
   const events = rows.flatMap((p) => p.events.map((e) => ({ id: e.id, type: e.type, customerId: p.id, occurredAt: e.occurredAt })));
 
@@ -214,14 +193,8 @@ async function writeChunk(tx: Executor, ctx: { tenantId: string; actor: string }
       customerId: p.id, type: 'customer.created', occurredAt: new Date(first.occurredAt), summary: createdSummary(source),
       data: { source, external_id: p.identity.externalId, email: p.identity.email, phone: p.identity.phone }, sourceId: first.id, actor,
     });
-    if (consent) {
-      for (const [flag, channel] of Object.entries(CONSENT_FLAGS)) {
-        const to = (consent as Record<string, unknown>)[flag];
-        if (typeof to === 'boolean') {
-          ledger.push({ customerId: p.id, channel, purpose: 'marketing', granted: to, source: 'event', occurredAt: reg.occurredAt, recordedBy: actor });
-        }
-      }
-    }
+    // a new customer: every flag the registration sets is a change (from: nothing recorded)
+    if (consent) ledger.push(...consentLedgerRows([p.id], () => undefined, () => consent, actor));
     const changes: Record<string, { from: unknown; to: unknown }> = {};
     for (const [f, v] of Object.entries(set)) {
       const to = v ?? SET_DEFAULTS[f];
@@ -252,13 +225,13 @@ async function writeChunk(tx: Executor, ctx: { tenantId: string; actor: string }
     ],
   });
   if (fresh < events.length) throw new AppliedBefore();
-  return { applied: rows, fallback, known: knownRows };
+  return { applied: rows, known: knownRows };
 }
 
 /**
  * Writes the rows of new people (see above) chunk by chunk; answers the rows written (one new customer
- * each), the rows to send through ingestion instead (in the order given), and among those the rows of
- * people a live customer turned out to have an identifier of.
+ * each) and the rows of people a live customer turned out to have an identifier of. Every other row is
+ * left to the caller to send through ingestion.
  */
 export async function applyNewCustomers(
   deps: BulkDeps,
@@ -266,10 +239,9 @@ export async function applyNewCustomers(
   rows: BulkRow[],
   /** contacts the caller normalized already (raw → normalized), as ingestion's validation memoizes them */
   memo: ContactMemo = newContactMemo(),
-): Promise<{ applied: number[]; fallback: number[]; known: number[] }> {
+): Promise<{ applied: number[]; known: number[] }> {
   const { db } = deps;
   const applied: Prepared[] = [];
-  const fallback: number[] = [];
   const known: number[] = [];
   const taken = new Set<string>();
   let next = 0;
@@ -281,17 +253,15 @@ export async function applyNewCustomers(
     while (!failed && next * BULK_CHUNK < rows.length) {
       const raw = rows.slice(next * BULK_CHUNK, (next + 1) * BULK_CHUNK);
       next++;
-      const prepared = prepare(deps.config, raw, taken, memo);
-      fallback.push(...prepared.fallback);
-      if (prepared.ready.length === 0) continue;
-      const r = await db.transaction((tx) => writeChunk(tx, ctx, prepared.ready, false))
-        .catch((err: unknown) => (err instanceof AppliedBefore ? db.transaction((tx) => writeChunk(tx, ctx, prepared.ready, true)) : Promise.reject(err)))
+      const ready = prepare(deps.config, raw, taken, memo);
+      if (ready.length === 0) continue;
+      const r = await db.transaction((tx) => writeChunk(tx, ctx, ready, false))
+        .catch((err: unknown) => (err instanceof AppliedBefore ? db.transaction((tx) => writeChunk(tx, ctx, ready, true)) : Promise.reject(err)))
         .catch((err: unknown) => {
           failed = true;
           throw err;
         });
       applied.push(...r.applied);
-      fallback.push(...r.fallback);
       known.push(...r.known);
     }
   };
@@ -301,5 +271,5 @@ export async function applyNewCustomers(
   if (ids.length > 0) {
     await afterIngestion(db, ctx.tenantId, ids, deps.log);
   }
-  return { applied: applied.map((p) => p.row), fallback: fallback.sort((a, b) => a - b), known };
+  return { applied: applied.map((p) => p.row), known };
 }

@@ -18,7 +18,7 @@ import { newContactMemo, type ContactMemo } from '../ingest/ingest.validation.js
 import { findSuppressed } from '../privacy/suppressions.repository.js';
 import { customerEvent, orderEvent, rawOf, resolveMapping, type Converted, type ImportType } from './imports.mapping.js';
 import { inspectFile, readRows, type Encoding, type FileInfo, type FileRow } from './imports.reader.js';
-import { applyNewCustomers } from './imports.bulk.js';
+import { applyNewCustomers, REGISTRATION_FIELDS } from './imports.bulk.js';
 import * as repo from './imports.repository.js';
 
 /**
@@ -252,7 +252,7 @@ export async function runImport(
     opts.onProgress?.(imp.processed_rows, total);
 
     // 2. Apply, batch by batch, resuming after processed_rows; the batches look rows up by key.
-    await repo.analyzeLookupTables(db);
+    if (!imp.dry_run) await repo.analyzeLookupTables(db);
     const tenant = await findTenant(db, tenantId);
     if (!tenant) throw new AppError('tenant_not_found', `tenant ${tenantId} was not found`);
     const state: BatchState = { seen: new Set() };
@@ -332,9 +332,6 @@ interface BatchOutcome {
 }
 
 type Ok = { row: FileRow; c: Extract<Converted, { ok: true }> };
-
-/** Profile fields user.registered fills (the rest of a row needs customer.updated). */
-const REGISTRATION_FIELDS = ['date_of_birth', 'gender', 'city', 'state', 'country', 'postal_code', 'company_name'] as const;
 
 /**
  * A row of a person not known yet, as ingestion events: user.registered with `source: import` (it

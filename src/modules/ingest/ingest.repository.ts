@@ -34,7 +34,7 @@ export async function lockIdentityKeys(
   tx: Executor,
   tenantId: string,
   sortedKeys: string[],
-  /** also SET LOCAL synchronous_commit = off, in the same round trip (see imports' commitWithoutWaitingForFlush) */
+  /** also SET LOCAL synchronous_commit = off, in the same round trip (as relaxCommit in src/db/database.ts does in one of its own) */
   opts: { commitWithoutFlush?: boolean } = {},
 ): Promise<string | null> {
   const row = await tx.one<{ currency: string | null }>(sql`

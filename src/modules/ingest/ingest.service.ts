@@ -8,7 +8,7 @@ import { insertActivities, type NewActivity } from '../timeline/timeline.reposit
 import { enqueueEvents, type NewOutboxEvent } from '../outbox/outbox.repository.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { insertConsentEvents, readConsents, type NewConsentEvent } from '../privacy/consent.repository.js';
-import { findSuppressed } from '../privacy/suppressions.repository.js';
+import { findSuppressedByChannel } from '../privacy/suppressions.repository.js';
 import { MAX_BATCH, type IngestResult, type IngestResultItem, type OrderItem, type RejectionCode } from './ingest.schemas.js';
 import { newContactMemo, validateEvent, type ValidEvent } from './ingest.validation.js';
 import * as repo from './ingest.repository.js';
@@ -388,7 +388,7 @@ async function auditBatch(tx: Executor, ctx: IngestContext, valid: ValidEvent[],
  * replays one), and only an explicit grant through the consent API may lift it. Idempotent, so a
  * retried transaction can run it again on the same events.
  */
-async function dropSuppressedConsent(tx: Executor, tenantId: string, events: ValidEvent[]): Promise<void> {
+export async function dropSuppressedConsent(tx: Executor, tenantId: string, events: ValidEvent[]): Promise<void> {
   const grants: { consent: Record<string, unknown>; email: string | null; phone: string | null }[] = [];
   for (const e of events) {
     if (e.type === 'user.registered' && e.data.consent) {
@@ -402,17 +402,17 @@ async function dropSuppressedConsent(tx: Executor, tenantId: string, events: Val
   const emails = grants.filter((g) => g.consent.marketing_email === true && g.email).map((g) => g.email!);
   const phones = grants.filter((g) => g.consent.marketing_sms === true && g.phone).map((g) => g.phone!);
   if (emails.length === 0 && phones.length === 0) return;
-  const [badEmails, badPhones] = [await findSuppressed(tx, tenantId, 'email', emails), await findSuppressed(tx, tenantId, 'sms', phones)];
+  const bad = await findSuppressedByChannel(tx, tenantId, { email: emails, sms: phones });
   for (const g of grants) {
-    if (g.consent.marketing_email === true && g.email && badEmails.has(g.email)) g.consent.marketing_email = false;
-    if (g.consent.marketing_sms === true && g.phone && badPhones.has(g.phone)) g.consent.marketing_sms = false;
+    if (g.consent.marketing_email === true && g.email && bad.email.has(g.email)) g.consent.marketing_email = false;
+    if (g.consent.marketing_sms === true && g.phone && bad.sms.has(g.phone)) g.consent.marketing_sms = false;
   }
 }
 
-const CONSENT_FLAGS = { marketing_email: 'email', marketing_sms: 'sms' } as const;
+export const CONSENT_FLAGS = { marketing_email: 'email', marketing_sms: 'sms' } as const;
 
 /** Ledger rows for the consent flags a batch really changed (before → after of customers.consent). */
-function consentLedgerRows(
+export function consentLedgerRows(
   ids: string[],
   before: (id: string) => Record<string, unknown> | undefined,
   after: (id: string) => Record<string, unknown> | undefined,

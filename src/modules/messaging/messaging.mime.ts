@@ -47,7 +47,13 @@ function part(contentType: string, body: string): string {
 
 /** The message as one string, or null when it is not a simple one (see above). */
 export function writeSimpleEmail(m: SimpleEmail): string | null {
-  if (!simpleSender(m.from) || !BARE_ADDRESS.test(m.to) || !PRINTABLE.test(m.messageId) || !/^<[^<>\s]+>$/.test(m.messageId)) return null;
+  return simpleEmail(m)?.raw ?? null;
+}
+
+/** The message as one string with its envelope sender, or null when it is not a simple one (see above). */
+export function simpleEmail(m: SimpleEmail): { raw: string; sender: string } | null {
+  const sender = simpleSender(m.from);
+  if (!sender || !BARE_ADDRESS.test(m.to) || !PRINTABLE.test(m.messageId) || !/^<[^<>\s]+>$/.test(m.messageId)) return null;
   let head = '';
   for (const [key, value] of Object.entries(m.headers ?? {})) {
     if (!HEADER_KEY.test(key) || !PRINTABLE.test(value) || OWN_HEADERS.has(key.toLowerCase())) return null;
@@ -57,12 +63,12 @@ export function writeSimpleEmail(m: SimpleEmail): string | null {
   head =
     `From: ${m.from}\r\nTo: ${m.to}\r\n${foldLines(`Subject: ${encodeWords(subject, 'Q', 52)}`, 76)}\r\n` +
     `Message-ID: ${m.messageId}\r\nDate: ${(m.date ?? new Date()).toUTCString().replace(/GMT/, '+0000')}\r\nMIME-Version: 1.0\r\n` + head;
-  if (m.html === null) return `${head}${part('text/plain', m.text)}\r\n`;
+  if (m.html === null) return { raw: `${head}${part('text/plain', m.text)}\r\n`, sender };
   const boundary = `--_Encore-${crypto.randomBytes(12).toString('hex')}`;
-  return (
+  const raw =
     `${head}Content-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n` +
     `--${boundary}\r\n${part('text/plain', m.text)}\r\n` +
     `--${boundary}\r\n${part('text/html', m.html)}\r\n` +
-    `--${boundary}--\r\n`
-  );
+    `--${boundary}--\r\n`;
+  return { raw, sender };
 }

@@ -223,17 +223,10 @@ export async function deliverMany(deps: MessagingDeps, inputs: readonly DeliverI
   }
   opts.onRecorded?.();
 
-  if (retry.length) {
-    const outcomes = await sendRows(deps, toResend);
-    const byId = new Map(toResend.map((r) => [r.id, r.idempotency_key]));
-    for (const o of outcomes) results.set(byId.get(o.id)!, resultOf(o.status === 'sending' ? 'queued' : o.status, o.error ?? null, o.id));
-    for (const key of retry) if (!results.has(key)) results.set(key, { status: 'queued', reason: 'in_progress' });
-  }
-  if (toSend.length) {
-    const outcomes = await sendRows(deps, toSend);
-    const byId = new Map(toSend.map((r) => [r.id, r.idempotency_key]));
-    for (const o of outcomes) results.set(byId.get(o.id)!, resultOf(o.status === 'sending' ? 'queued' : o.status, o.error ?? null, o.id));
-  }
+  // resent and fresh rows go out together; a retried key another worker claimed answers in_progress below
+  const rows = [...toResend, ...toSend];
+  const keyOf = new Map(rows.map((r) => [r.id, r.idempotency_key]));
+  for (const o of await sendRows(deps, rows)) results.set(keyOf.get(o.id)!, resultOf(o.status, o.error ?? null, o.id));
   return inputs.map((i) => results.get(i.idempotencyKey) ?? { status: 'queued', reason: 'in_progress' });
 }
 

@@ -1,6 +1,6 @@
 import nodemailer, { type Transporter, type TransportOptions } from 'nodemailer';
 import type { Config } from '../../config.js';
-import { simpleSender, writeSimpleEmail } from './messaging.mime.js';
+import { simpleEmail } from './messaging.mime.js';
 
 /** One e-mail as the transport sends it. */
 export interface OutgoingEmail {
@@ -83,23 +83,14 @@ class SmtpTransport implements EmailTransport {
   async send(msg: OutgoingEmail): Promise<{ providerId: string | null }> {
     try {
       // a plain message is written in one string (see messaging.mime.ts); DKIM signing stays with nodemailer's composer
-      const raw = this.dkim ? null : writeSimpleEmail({ ...msg, html: msg.html ?? null });
-      if (raw !== null) {
-        const info = await this.transporter.sendMail({ envelope: { from: simpleSender(msg.from)!, to: [msg.to] }, raw });
-        if (info.rejected?.length) throw Object.assign(new Error(`recipient rejected: ${String(info.response)}`), { responseCode: 550 });
-        return { providerId: msg.messageId };
-      }
-      const info = await this.transporter.sendMail({
-        from: msg.from,
-        to: msg.to,
-        subject: msg.subject,
-        html: msg.html ?? undefined,
-        text: msg.text,
-        messageId: msg.messageId,
-        headers: msg.headers,
-      });
+      const simple = this.dkim ? null : simpleEmail({ ...msg, html: msg.html ?? null });
+      const info = await this.transporter.sendMail(
+        simple
+          ? { envelope: { from: simple.sender, to: [msg.to] }, raw: simple.raw }
+          : { from: msg.from, to: msg.to, subject: msg.subject, html: msg.html ?? undefined, text: msg.text, messageId: msg.messageId, headers: msg.headers },
+      );
       if (info.rejected?.length) throw Object.assign(new Error(`recipient rejected: ${String(info.response)}`), { responseCode: 550 });
-      return { providerId: info.messageId ?? null };
+      return { providerId: simple ? msg.messageId : (info.messageId ?? null) };
     } catch (err) {
       throw classify(err);
     }

@@ -43,24 +43,11 @@ export async function findSuppressed(
   channel: SuppressionChannel,
   values: readonly string[],
 ): Promise<Set<string>> {
-  const distinct = [...new Set(values.filter((v) => typeof v === 'string' && v.length > 0))];
-  if (distinct.length === 0) return new Set();
-  const byHash = new Map<string, string[]>();
-  for (const v of distinct) {
-    const h = suppressionHash(channel, v);
-    const list = byHash.get(h);
-    if (list) list.push(v);
-    else byHash.set(h, [v]);
-  }
-  const rows = await exec.rows<{ value_hash: string }>(sql`
-    SELECT value_hash FROM suppressions
-    WHERE tenant_id = ${tenantId}::uuid AND channel = ${channel} AND value_hash = ANY(${arr([...byHash.keys()])}::text[])`);
-  const out = new Set<string>();
-  for (const r of rows) for (const v of byHash.get(r.value_hash) ?? []) out.add(v);
-  return out;
+  const found = await findSuppressedByChannel(exec, tenantId, { email: channel === 'email' ? values : [], sms: channel === 'sms' ? values : [] });
+  return found[channel];
 }
 
-/** findSuppressed for both channels in one round trip: answers the given values suppressed per channel. */
+/** Which of the given values (normalized addresses) are suppressed, per channel, in one round trip. */
 export async function findSuppressedByChannel(
   exec: Executor,
   tenantId: string,

@@ -183,7 +183,9 @@ type FastPiece = string | readonly string[];
 const fastParts = new WeakMap<Template[], FastPiece[] | null>();
 // Liquid reads these specially (arrays, strings, drops): always the interpreter's job.
 const SPECIAL_PROPS = new Set(['size', 'first', 'last']);
-const LIQUID_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+// what Liquid's `escape` filter writes: the same but for the double quote
+const LIQUID_ESCAPES: Record<string, string> = { ...HTML_ESCAPES, '"': '&#34;' };
 
 interface OutputNode {
   value?: { filters?: { handler?: unknown }[]; initial?: { postfix?: { kind?: number; props?: { kind?: number; content?: unknown }[]; variable?: unknown }[] } };
@@ -192,11 +194,10 @@ interface OutputNode {
 }
 
 /** The pieces of a part made only of literal text and filter-less variable outputs; null otherwise. */
-function fastPieces(liquid: Liquid, tpl: Template[]): FastPiece[] | null {
+function fastPieces(tpl: Template[], escape: Liquid['options']['outputEscape']): FastPiece[] | null {
   let pieces = fastParts.get(tpl);
   if (pieces !== undefined) return pieces;
   pieces = [];
-  const escape = liquid.options.outputEscape;
   for (const node of tpl as unknown as OutputNode[]) {
     const kind = node.token?.kind;
     if (kind === TokenKind.HTML && typeof node.str === 'string') {
@@ -248,9 +249,11 @@ function renderFast(pieces: readonly FastPiece[], context: object, escape: boole
 }
 
 async function renderPart(liquid: Liquid, field: string, tpl: Template[], context: object): Promise<string> {
-  const pieces = fastPieces(liquid, tpl);
+  // the HTML engine escapes outputs (outputEscape: the escape filter); the text engine does not
+  const escape = liquid.options.outputEscape;
+  const pieces = fastPieces(tpl, escape);
   if (pieces) {
-    const fast = renderFast(pieces, context, liquid === htmlLiquid);
+    const fast = renderFast(pieces, context, !!escape);
     if (fast !== undefined) return fast;
   }
   try {
@@ -274,8 +277,6 @@ function withPreheader(html: string, preheader: string | null): string {
   const end = html.indexOf('>', at) + 1;
   return html.slice(0, end) + hidden + html.slice(end);
 }
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]);

@@ -122,9 +122,14 @@ function guessFormat(body: string): 'mjml' | 'html' {
   return /^\s*<mjml[\s>]/i.test(body) ? 'mjml' : 'html';
 }
 
+/** The format given, else the channel's default: text for SMS, MJML or HTML by the look of the body. */
+function formatOf(channel: 'email' | 'sms', input: Pick<TemplateInput, 'format' | 'body'>): 'mjml' | 'html' | 'text' {
+  return input.format ?? (channel === 'sms' ? 'text' : guessFormat(input.body));
+}
+
 async function validated(input: TemplateInput): Promise<repo.TemplateValues> {
   const channel = input.channel ?? 'email';
-  const format = input.format ?? (channel === 'sms' ? 'text' : guessFormat(input.body));
+  const format = formatOf(channel, input);
   const name = input.name.trim();
   if (!name) throw new AppError('validation_failed', 'name must not be blank', { field: 'name' });
   const src: TemplateSource = { channel, subject: input.subject ?? null, preheader: input.preheader ?? null, format, body: input.body };
@@ -146,7 +151,7 @@ export function draftContent(input: Omit<TemplateInput, 'name'>): {
   content: { subject?: string; preheader?: string; html?: string; mjml?: string; text?: string };
 } {
   const channel = input.channel ?? 'email';
-  const format = input.format ?? (channel === 'sms' ? 'text' : guessFormat(input.body));
+  const format = formatOf(channel, input);
   return {
     channel,
     content: {

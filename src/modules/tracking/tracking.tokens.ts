@@ -36,10 +36,19 @@ const bytesUuid = (b: Buffer) => {
 // The lookup itself is cached (not only its answer): the overlapping batches of a campaign send ask
 // at the same moment, and each would otherwise upsert the same row.
 const keyCache = new Map<string, Promise<Buffer>>();
+// Derived keys are cached too (per secret and tenant), so a tenant's key is one Buffer and `macs` below finds it.
+const derivedKeys = new Map<string, Buffer>();
 
 export async function tenantKey(db: Executor, config: Config, tenantId: string): Promise<Buffer> {
-  if (config.marketing.trackingSecret) {
-    return crypto.createHmac('sha256', config.marketing.trackingSecret).update(`tenant:${tenantId}`).digest();
+  const secret = config.marketing.trackingSecret;
+  if (secret) {
+    const cacheKey = `${secret}\n${tenantId}`;
+    let derived = derivedKeys.get(cacheKey);
+    if (!derived) {
+      derived = crypto.createHmac('sha256', secret).update(`tenant:${tenantId}`).digest();
+      derivedKeys.set(cacheKey, derived);
+    }
+    return derived;
   }
   const cacheKey = tenantId;
   let key = keyCache.get(cacheKey);
@@ -100,19 +109,9 @@ function tokenBody(kind: TokenKind, tenantId: string, messageId: string | undefi
 /**
  * A click destination as a query value: percent-encoded except unreserved characters and the
  * `:` `/` `?` `=` that RFC 3986 allows in a query (decoded to the same string; shorter and more
- * readable than encodeURIComponent's). Cached: a campaign's links are the same for every message.
+ * readable than encodeURIComponent's).
  */
 const QUERY_UNSAFE = /[^A-Za-z0-9\-._~:/?=]+/g;
-const queryValues = new Map<string, string>();
-export function queryValue(url: string): string {
-  let v = queryValues.get(url);
-  if (v === undefined) {
-    v = url.replace(QUERY_UNSAFE, encodeURIComponent);
-    if (queryValues.size >= 1000) queryValues.delete(queryValues.keys().next().value!);
-    queryValues.set(url, v);
-  }
-  return v;
-}
 
 export function signToken(key: Buffer, payload: TokenPayload): string {
   const body = tokenBody(payload.k, payload.t, payload.m);
@@ -155,7 +154,7 @@ export class MessageTokens {
 
   clickUrl(url: string): string {
     this.clickBody ??= tokenBody('click', this.tenantId, this.messageId);
-    return `${this.base}/api/crm/track/click/${this.clickBody}.${mac(this.key, this.clickBody, url)}?u=${queryValue(url)}`;
+    return `${this.base}/api/crm/track/click/${this.clickBody}.${mac(this.key, this.clickBody, url)}?u=${url.replace(QUERY_UNSAFE, encodeURIComponent)}`;
   }
 
   unsubscribeUrl(): string {

@@ -7,6 +7,7 @@ import { useFormat } from '../format';
 import { useI18n, type MessageKey } from '../i18n';
 import { useSession } from '../session';
 import { Empty, ErrorAlert, QueryView } from '../components/states';
+import { LabeledSegmented } from '../components/LabeledSegmented';
 import type { Segment } from '../types';
 import TemplatesPanel from './TemplatesPanel';
 
@@ -176,12 +177,7 @@ function CampaignForm({ onDone }: { onDone: () => void }) {
       <Stack>
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
           <TextInput label={t('camp.name')} required value={name} onChange={(e) => setName(e.currentTarget.value)} />
-          <div>
-            <Text size="sm" fw={500} mb={4} id="camp-channel">
-              {t('camp.channel')}
-            </Text>
-            <SegmentedControl aria-labelledby="camp-channel" value={channel} onChange={(v) => setChannel(v as 'email' | 'sms')} data={[{ value: 'email', label: 'E-mail' }, { value: 'sms', label: 'SMS' }]} />
-          </div>
+          <LabeledSegmented label={t('camp.channel')} value={channel} onChange={setChannel} data={[{ value: 'email', label: 'E-mail' }, { value: 'sms', label: 'SMS' }]} />
           <MultiSelect label={t('camp.audience')} required data={data} value={segmentIds} onChange={setSegmentIds} searchable />
           <MultiSelect label={t('camp.exclude')} data={data} value={exclude} onChange={setExclude} searchable />
         </SimpleGrid>
@@ -224,20 +220,15 @@ function CampaignForm({ onDone }: { onDone: () => void }) {
                 onChange={setWaitHours}
                 error={waitOk ? undefined : '0–720'}
               />
-              <div>
-                <Text size="sm" fw={500} mb={4} id="camp-ab-metric">
-                  {t('camp.metric')}
-                </Text>
-                <SegmentedControl
-                  aria-labelledby="camp-ab-metric"
-                  value={metric}
-                  onChange={(v) => setMetric(v as AbMetric)}
-                  data={[
-                    { value: 'open', label: t('camp.metric.open') },
-                    { value: 'click', label: t('camp.metric.click') },
-                  ]}
-                />
-              </div>
+              <LabeledSegmented
+                label={t('camp.metric')}
+                value={metric}
+                onChange={setMetric}
+                data={[
+                  { value: 'open', label: t('camp.metric.open') },
+                  { value: 'click', label: t('camp.metric.click') },
+                ]}
+              />
             </SimpleGrid>
           </Card>
         )}

@@ -1,10 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { Alert, Anchor, Button, Card, FileInput, Group, Progress, SegmentedControl, Select, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Card, FileInput, Group, Progress, Select, Stack, Table, Text, Title } from '@mantine/core';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { API_BASE, get, upload } from '../api';
 import { useI18n } from '../i18n';
 import { useSession } from '../session';
 import { ErrorAlert } from '../components/states';
+import { LabeledSegmented } from '../components/LabeledSegmented';
 
 interface ImportStatus {
   id: string;
@@ -77,20 +78,15 @@ export default function ImportsPage() {
         }}
       >
         <Stack>
-          <div>
-            <Text size="sm" fw={500} mb={4} id="imp-type">
-              {t('imp.type')}
-            </Text>
-            <SegmentedControl
-              aria-labelledby="imp-type"
-              value={type}
-              onChange={(v) => {
-                setType(v as ImportType);
-                reset();
-              }}
-              data={(['customers', 'orders'] as const).map((x) => ({ value: x, label: t(`imp.type.${x}`) }))}
-            />
-          </div>
+          <LabeledSegmented
+            label={t('imp.type')}
+            value={type}
+            onChange={(v) => {
+              setType(v);
+              reset();
+            }}
+            data={(['customers', 'orders'] as const).map((x) => ({ value: x, label: t(`imp.type.${x}`) }))}
+          />
           <FileInput
             label={t('imp.file')}
             accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,11 +1,12 @@
 import { useMemo, useState, type FormEvent } from 'react';
-import { Button, Card, Group, Loader, SegmentedControl, Select, SimpleGrid, Stack, Text, Textarea, TextInput, Title } from '@mantine/core';
+import { Button, Card, Group, Loader, Select, SimpleGrid, Stack, Text, Textarea, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { get, post, put, type Page } from '../api';
 import { useI18n } from '../i18n';
 import { useSession } from '../session';
 import { ErrorAlert, Loading } from '../components/states';
+import { LabeledSegmented } from '../components/LabeledSegmented';
 import type { Customer } from '../types';
 
 interface Template {
@@ -115,12 +116,7 @@ export default function TemplatesPanel() {
             >
               <Stack gap="sm">
                 <TextInput label={t('tpl.name')} required value={name} onChange={(e) => setName(e.currentTarget.value)} readOnly={!can.edit} />
-                <div>
-                  <Text size="sm" fw={500} mb={4} id="tpl-channel">
-                    {t('camp.channel')}
-                  </Text>
-                  <SegmentedControl aria-labelledby="tpl-channel" value={channel} onChange={(v) => setChannel(v as 'email' | 'sms')} data={[{ value: 'email', label: 'E-mail' }, { value: 'sms', label: 'SMS' }]} disabled={!can.edit || Boolean(saved)} />
-                </div>
+                <LabeledSegmented label={t('camp.channel')} value={channel} onChange={setChannel} data={[{ value: 'email', label: 'E-mail' }, { value: 'sms', label: 'SMS' }]} disabled={!can.edit || Boolean(saved)} />
                 {channel === 'email' && <TextInput label={t('camp.subject')} required value={subject} onChange={(e) => setSubject(e.currentTarget.value)} readOnly={!can.edit} />}
                 <Textarea label={t('tpl.body')} required autosize minRows={8} value={body} onChange={(e) => setBody(e.currentTarget.value)} readOnly={!can.edit} styles={{ input: { fontFamily: 'monospace' } }} />
                 {save.error && <ErrorAlert error={save.error} />}
